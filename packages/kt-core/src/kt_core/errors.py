@@ -1,0 +1,127 @@
+"""The one exception tree of kt.
+
+Every exception kt raises derives from :class:`KtError`. Where a builtin fits, the
+exception also inherits it, so ``except ConnectionError`` or ``except ValueError`` in a
+caller's code keeps working.
+
+::
+
+    KtError
+    ├── InvalidArgumentError (ValueError)     bad input from the caller, raised before sending
+    │   └── InvalidTypeError (TypeError)      ...of the wrong type
+    ├── ProtocolError (ValueError)            bad bytes from the network
+    │   └── ResponseTooLargeError             a frame over the configured maximum size
+    ├── KtConnectionError (ConnectionError)   connect/send/recv failed, connection closed
+    │   └── KtTimeoutError (TimeoutError)     connect or read timed out
+    └── ServerError                           the server answered with an error
+        ├── KyotoTycoonError                  Kyoto Tycoon (HTTP status or binary 0xBF)
+        │   ├── LogicalInconsistencyError     HTTP 450
+        │   ├── BadRequestError               HTTP 400
+        │   ├── NotImplementedByServerError   HTTP 501
+        │   └── InternalServerError           HTTP 500
+        └── TokyoTyrantError                  Tokyo Tyrant non-zero reply code
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KtError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "ProtocolError",
+    "ResponseTooLargeError",
+    "KtConnectionError",
+    "KtTimeoutError",
+    "ServerError",
+    "KyotoTycoonError",
+    "LogicalInconsistencyError",
+    "BadRequestError",
+    "NotImplementedByServerError",
+    "InternalServerError",
+    "TokyoTyrantError",
+    "kyoto_error_for_status",
+]
+
+
+class KtError(Exception):
+    """Base class of every exception raised by kt."""
+
+
+class InvalidArgumentError(KtError, ValueError):
+    """A caller passed a value that cannot be sent; nothing was sent."""
+
+
+class InvalidTypeError(InvalidArgumentError, TypeError):
+    """A caller passed an argument of the wrong type; nothing was sent."""
+
+
+class ProtocolError(KtError, ValueError):
+    """The bytes received are not a valid reply. The connection is out of step and is dropped."""
+
+
+class ResponseTooLargeError(ProtocolError):
+    """A reply announced more bytes than the configured maximum response size."""
+
+
+class KtConnectionError(KtError, ConnectionError):
+    """Connecting, sending or receiving failed, or the server closed the connection."""
+
+
+class KtTimeoutError(KtConnectionError, TimeoutError):
+    """Connecting or waiting for a reply took longer than the configured timeout."""
+
+
+class ServerError(KtError):
+    """The server answered with an error.
+
+    ``code`` is the server's code (an HTTP status for Kyoto Tycoon's HTTP protocol, the reply
+    code for Tokyo Tyrant, ``None`` for Kyoto Tycoon's binary error reply) and ``message`` its
+    message where it sent one.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        if self.code is None:
+            return self.message
+        return f"{self.message} (code {self.code})"
+
+
+class KyotoTycoonError(ServerError):
+    """Kyoto Tycoon reported an error."""
+
+
+class LogicalInconsistencyError(KyotoTycoonError):
+    """HTTP 450: missing record, duplicate, cas mismatch, non-numeric increment, bad regex."""
+
+
+class BadRequestError(KyotoTycoonError):
+    """HTTP 400: missing or invalid parameters, unknown database or cursor."""
+
+
+class NotImplementedByServerError(KyotoTycoonError):
+    """HTTP 501: unknown procedure, undefined script function, scripting disabled."""
+
+
+class InternalServerError(KyotoTycoonError):
+    """HTTP 500: for example a Lua runtime error."""
+
+
+class TokyoTyrantError(ServerError):
+    """Tokyo Tyrant answered with a non-zero reply code."""
+
+
+_KT_STATUS: dict[int, type[KyotoTycoonError]] = {
+    450: LogicalInconsistencyError,
+    400: BadRequestError,
+    501: NotImplementedByServerError,
+    500: InternalServerError,
+}
+
+
+def kyoto_error_for_status(status: int, message: str) -> KyotoTycoonError:
+    """Return the exception for a Kyoto Tycoon HTTP error status (not raised)."""
+    return _KT_STATUS.get(status, KyotoTycoonError)(message, status)
