@@ -268,12 +268,17 @@ def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, i
     if bytes(buf[pos : pos + n]) != _HTTP_PREFIX[:n]:
         raise ProtocolError("reply does not start with HTTP/1.")
     window = end if avail < HTTP_MAX_HEADER else pos + HTTP_MAX_HEADER
+    base = buf
     if isinstance(buf, memoryview):
+        # A view of a whole bytes/bytearray (what Reader passes) can be searched in place.
+        obj = buf.obj
+        base = obj if isinstance(obj, (bytes, bytearray)) and buf.nbytes == len(obj) and buf.contiguous else None
+    if base is None:
         i = bytes(buf[pos:window]).find(b"\r\n\r\n")
         if i >= 0:
             i += pos
     else:
-        i = buf.find(b"\r\n\r\n", pos, window)
+        i = base.find(b"\r\n\r\n", pos, window)
     if i < 0:
         if avail >= HTTP_MAX_HEADER:
             raise ProtocolError(f"HTTP header block larger than {HTTP_MAX_HEADER} bytes")
@@ -283,7 +288,7 @@ def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, i
     body_off = i + 4
     if body_off - pos > limit:
         raise _too_large(body_off - pos, limit)
-    lines = bytes(buf[pos:i]).split(b"\r\n")
+    lines = memoryview(buf)[pos:i].tobytes().split(b"\r\n")
     status_line = lines[0]
     if not (
         len(status_line) >= 12
@@ -411,7 +416,7 @@ def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[by
         raise ValueError(f"decode_tsv window out of range: off={off} length={length} len={len(buf)}")
     if colenc != 0 and colenc not in _DECODERS:
         raise ValueError(f"decode_tsv: unknown colenc {colenc!r}")
-    lines = bytes(buf[off : off + length]).split(b"\n")
+    lines = memoryview(buf)[off : off + length].tobytes().split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     if colenc == 0:

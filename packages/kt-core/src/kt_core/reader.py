@@ -1,0 +1,148 @@
+"""Sans-I/O receive buffer for the codec's reader functions (see docs/codec.md, "Reader functions").
+
+A connection either feeds received bytes with :meth:`Reader.feed`, or (cheaper) receives straight
+into the buffer::
+
+    view = reader.get_buffer(65536)
+    n = sock.recv_into(view)
+    del view
+    reader.commit(n)
+    result = reader.read(read_get, ...)   # a tuple, or NEED_MORE
+
+``read`` passes the reader function a ``memoryview`` of the whole buffer, so a message reader
+that does ``bytes(buf[a:b])`` copies a payload exactly once. The buffer is never resized in place
+(it is replaced when it must grow), so a view a caller still holds never blocks it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Final
+
+__all__ = ["NEED_MORE", "Reader", "DEFAULT_MAX_RESPONSE_SIZE"]
+
+DEFAULT_MAX_RESPONSE_SIZE: Final = 256 * 1024 * 1024
+_INITIAL_SIZE = 65536
+
+
+class _NeedMore:
+    """Type of :data:`NEED_MORE`."""
+
+    __slots__ = ()
+    _instance: _NeedMore | None = None
+
+    def __new__(cls) -> _NeedMore:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NEED_MORE"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "NEED_MORE"
+
+
+#: Returned by :meth:`Reader.read` while the frame is incomplete.
+NEED_MORE: Final = _NeedMore()
+
+
+class Reader:
+    """A byte buffer holding received, not yet consumed bytes, and the frame-scanning loop over it.
+
+    ``max_response_size`` is the ``limit`` passed to every reader function: a frame announcing more
+    bytes raises :class:`~kt_core.errors.ResponseTooLargeError` (from the reader function).
+    """
+
+    __slots__ = ("_buf", "_end", "_need", "_start", "_view", "max_response_size")
+
+    def __init__(self, max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE, initial_size: int = _INITIAL_SIZE) -> None:
+        if max_response_size < 0:
+            raise ValueError("max_response_size must be >= 0")
+        self.max_response_size = max_response_size
+        self._buf = bytearray(max(initial_size, 16))
+        self._view = memoryview(self._buf)
+        self._start = 0  # first unconsumed byte
+        self._end = 0  # one past the last received byte
+        self._need = 0  # pending byte count below which scanning again is pointless
+
+    @property
+    def pending(self) -> int:
+        """Bytes received and not yet consumed."""
+        return self._end - self._start
+
+    def clear(self) -> None:
+        """Drop every buffered byte (e.g. after the connection was reset)."""
+        self._start = self._end = self._need = 0
+
+    def _make_room(self, extra: int) -> None:
+        """Ensure at least ``extra`` free bytes after ``_end``, compacting or replacing the buffer."""
+        start, end = self._start, self._end
+        size = len(self._buf)
+        if size - end >= extra:
+            return
+        n = end - start
+        if size >= n + extra and start > 0:
+            # Moving the pending bytes to the front frees enough room.
+            view = self._view
+            view[0:n] = view[start:end]
+        else:
+            new = bytearray(max(n + extra, 2 * size))
+            new[0:n] = self._view[start:end]
+            self._buf = new
+            self._view = memoryview(new)
+        self._start = 0
+        self._end = n
+
+    def get_buffer(self, min_size: int = _INITIAL_SIZE) -> memoryview:
+        """A writable view of the free space after the buffered bytes (at least ``min_size`` bytes).
+
+        When a frame is known to need more bytes than that, the space covers the whole frame, so a
+        large reply is received without repeated growth. Fill it, drop the view, then :meth:`commit`.
+        """
+        want = max(min_size, 1, self._start + self._need - self._end)
+        self._make_room(want)
+        return self._view[self._end :]
+
+    def commit(self, n: int) -> None:
+        """Record that ``n`` bytes were written at the start of the last :meth:`get_buffer` view."""
+        if n < 0 or self._end + n > len(self._buf):
+            raise ValueError(f"commit({n}) exceeds the buffer handed out")
+        self._end += n
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append received bytes."""
+        n = len(data)
+        if not n:
+            return
+        self._make_room(n)
+        end = self._end
+        self._view[end : end + n] = data
+        self._end = end + n
+
+    def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call ``fn(buf, pos, end, limit, *args)`` on the buffered bytes.
+
+        Returns its result tuple and consumes exactly the frame, or returns :data:`NEED_MORE`
+        (without calling ``fn`` again until the bytes it asked for have arrived). Exceptions from
+        ``fn`` propagate; the buffer is then out of step and the connection should be dropped.
+        """
+        start, end = self._start, self._end
+        if end - start < self._need:
+            return NEED_MORE
+        result = fn(self._view, start, end, self.max_response_size, *args)
+        if type(result) is int:
+            if result <= end:
+                raise AssertionError(f"reader function {fn!r} returned need={result} <= end={end}")
+            self._need = result - start
+            return NEED_MORE
+        self._need = 0
+        nxt = result[0]
+        if nxt == end:
+            # Everything consumed: restart at the front without moving any byte.
+            self._start = self._end = 0
+        else:
+            self._start = nxt
+        return result
