@@ -1,0 +1,403 @@
+"""Kyoto Tycoon binary protocol: every message, both directions (docs/codec.md, layer 2).
+
+Integers are big-endian. ``flags`` is a u32; bit ``FLAG_NOREPLY`` (0x01) asks the server to send
+nothing back (set_bulk, remove_bulk and play_script honour it; get_bulk ignores it).
+
+Records and shapes (all keys, values and names are ``bytes``; bytearray/memoryview are accepted
+on input):
+
+- ``xt`` in a **set_bulk request** is an i64: positive = seconds from now, negative = absolute
+  epoch seconds (``-epoch``), ``XT_NONE`` (INT64_MAX) = no expiry. The caller converts; the
+  encoder packs the number as given.
+- ``xt`` in a **get_bulk reply** is absolute epoch seconds; ``XT_MAX_REPLY`` (2**40 - 1) means
+  "no expiry".
+
+Client side (request encoders, then response readers with the codec.md reader signature
+``fn(buf, pos, end, limit) -> int | (next_pos, result)``):
+
+- ``encode_set_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key, value, xt)``.
+- ``encode_get_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key)``.
+- ``encode_remove_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key)``.
+- ``encode_play_script(name, records, flags=0) -> bytes``; records: iterable of ``(key, value)``.
+- ``read_set_bulk(...) -> (next_pos, hits: int)``
+- ``read_remove_bulk(...) -> (next_pos, hits: int)``
+- ``read_get_bulk(...) -> (next_pos, list[(dbidx, key, value, xt)])`` (hits only, request order)
+- ``read_play_script(...) -> (next_pos, list[(key, value)])`` (sorted by key by the server)
+
+  The server's error reply (the single byte 0xBF) is consumed like any frame and comes back as
+  ``(next_pos, KyotoTycoonError(...))``: an exception *instance*, not raised, so the reader stays
+  in step with the stream. The client must ``raise`` it (``raise_if_error(result)`` does that);
+  it is never ``None``. A no-reply request has no reply: do not call a reader for it.
+
+Server side (the stand-in server):
+
+- ``parse_request(buf, pos, end, limit) -> int | (next_pos, BinaryRequest)``: decodes any of
+  the four requests; an unknown magic raises ``ProtocolError`` (the real server closes the
+  connection without a reply). ``BinaryRequest`` fields: ``magic``, ``flags``, ``name`` (bytes,
+  play_script only, else ``b""``), ``records`` (set_bulk: ``(dbidx, key, value, xt)``;
+  get_bulk/remove_bulk: ``(dbidx, key)``; play_script: ``(key, value)``); ``.no_reply`` property.
+- ``encode_set_bulk_reply(hits)``, ``encode_remove_bulk_reply(hits)``,
+  ``encode_get_bulk_reply(records)`` (records: ``(dbidx, key, value, xt)`` with absolute xt),
+  ``encode_play_script_reply(records)`` (records: ``(key, value)``, sent in the order given —
+  the real server sends them sorted by key, so pass them sorted), ``encode_error_reply()``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import Any, NamedTuple, Union
+
+from ._scan import scan_ktb
+from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
+
+__all__ = [
+    "MAGIC_PLAY_SCRIPT",
+    "MAGIC_SET_BULK",
+    "MAGIC_REMOVE_BULK",
+    "MAGIC_GET_BULK",
+    "MAGIC_ERROR",
+    "FLAG_NOREPLY",
+    "XT_NONE",
+    "XT_MAX_REPLY",
+    "BinaryRequest",
+    "encode_set_bulk",
+    "encode_get_bulk",
+    "encode_remove_bulk",
+    "encode_play_script",
+    "read_set_bulk",
+    "read_get_bulk",
+    "read_remove_bulk",
+    "read_play_script",
+    "raise_if_error",
+    "parse_request",
+    "encode_set_bulk_reply",
+    "encode_get_bulk_reply",
+    "encode_remove_bulk_reply",
+    "encode_play_script_reply",
+    "encode_error_reply",
+]
+
+MAGIC_PLAY_SCRIPT = 0xB4
+MAGIC_SET_BULK = 0xB8
+MAGIC_REMOVE_BULK = 0xB9
+MAGIC_GET_BULK = 0xBA
+MAGIC_ERROR = 0xBF
+FLAG_NOREPLY = 0x01
+XT_NONE = (1 << 63) - 1
+XT_MAX_REPLY = (1 << 40) - 1
+
+_U32_MAX = 0xFFFFFFFF
+_HEAD = struct.Struct(">BII")  # magic, flags, rnum
+_HEAD_SCRIPT = struct.Struct(">BIII")  # magic, flags, nsiz, rnum
+_SET_REC = struct.Struct(">HIIq")  # dbidx, ksiz, vsiz, xt
+_KEY_REC = struct.Struct(">HI")  # dbidx, ksiz
+_KV_REC = struct.Struct(">II")  # ksiz, vsiz
+_REPLY_HEAD = struct.Struct(">BI")  # magic, hits/rnum
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+
+
+def _check_flags(flags: int) -> None:
+    if type(flags) is not int:
+        raise InvalidTypeError(f"flags must be an int, not {type(flags).__name__}")
+    if not 0 <= flags <= _U32_MAX:
+        raise InvalidArgumentError(f"flags out of range for u32: {flags}")
+
+
+def _bad_record(shape: str, exc: BaseException) -> InvalidArgumentError:
+    # struct.error covers out-of-range dbidx/xt and non-int fields; TypeError a key without len().
+    if isinstance(exc, TypeError):
+        return InvalidTypeError(f"bad record: expected {shape} ({exc})")
+    return InvalidArgumentError(f"bad record: expected {shape} ({exc})")
+
+
+# ----------------------------------------------------------------------------- client encoders
+
+
+def encode_set_bulk(records: Iterable[tuple[int, bytes, bytes, int]], flags: int = 0) -> bytes:
+    """set_bulk (0xB8) request: records of ``(dbidx, key, value, xt)`` (xt: see module doc)."""
+    _check_flags(flags)
+    pack = _SET_REC.pack
+    parts: list[Any] = [b""]
+    append = parts.append
+    try:
+        for dbidx, key, value, xt in records:
+            append(pack(dbidx, len(key), len(value), xt))
+            append(key)
+            append(value)
+    except (TypeError, ValueError, struct.error) as exc:
+        raise _bad_record("(dbidx, key, value, xt)", exc) from None
+    parts[0] = _HEAD.pack(MAGIC_SET_BULK, flags, (len(parts) - 1) // 3)
+    try:
+        return b"".join(parts)
+    except TypeError as exc:
+        raise InvalidTypeError(f"set_bulk keys and values must be bytes: {exc}") from None
+
+
+def _encode_key_records(magic: int, records: Iterable[tuple[int, bytes]], flags: int) -> bytes:
+    _check_flags(flags)
+    pack = _KEY_REC.pack
+    parts: list[Any] = [b""]
+    append = parts.append
+    try:
+        for dbidx, key in records:
+            append(pack(dbidx, len(key)))
+            append(key)
+    except (TypeError, ValueError, struct.error) as exc:
+        raise _bad_record("(dbidx, key)", exc) from None
+    parts[0] = _HEAD.pack(magic, flags, (len(parts) - 1) // 2)
+    try:
+        return b"".join(parts)
+    except TypeError as exc:
+        raise InvalidTypeError(f"keys must be bytes: {exc}") from None
+
+
+def encode_get_bulk(records: Iterable[tuple[int, bytes]], flags: int = 0) -> bytes:
+    """get_bulk (0xBA) request: records of ``(dbidx, key)``. The server ignores the flags."""
+    return _encode_key_records(MAGIC_GET_BULK, records, flags)
+
+
+def encode_remove_bulk(records: Iterable[tuple[int, bytes]], flags: int = 0) -> bytes:
+    """remove_bulk (0xB9) request: records of ``(dbidx, key)``."""
+    return _encode_key_records(MAGIC_REMOVE_BULK, records, flags)
+
+
+def encode_play_script(name: bytes, records: Iterable[tuple[bytes, bytes]], flags: int = 0) -> bytes:
+    """play_script (0xB4) request: the Lua function ``name`` with records of ``(key, value)``.
+
+    Keys are sent as given: the binary protocol does not ``_``-prefix them.
+    """
+    _check_flags(flags)
+    if not isinstance(name, _BYTES_TYPES):
+        raise InvalidTypeError(f"play_script name must be bytes, not {type(name).__name__}")
+    pack = _KV_REC.pack
+    parts: list[Any] = [b"", name]
+    append = parts.append
+    try:
+        for key, value in records:
+            append(pack(len(key), len(value)))
+            append(key)
+            append(value)
+    except (TypeError, ValueError, struct.error) as exc:
+        raise _bad_record("(key, value)", exc) from None
+    parts[0] = _HEAD_SCRIPT.pack(MAGIC_PLAY_SCRIPT, flags, len(name), (len(parts) - 2) // 3)
+    try:
+        return b"".join(parts)
+    except TypeError as exc:
+        raise InvalidTypeError(f"play_script keys and values must be bytes: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- client readers
+
+
+def _server_error() -> KyotoTycoonError:
+    return KyotoTycoonError("Kyoto Tycoon binary protocol: the server answered with an error (0xBF)")
+
+
+ReadResult = Union[int, tuple[int, Any]]
+
+
+def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+    """set_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
+    r = scan_ktb(buf, pos, end, MAGIC_SET_BULK, limit)
+    if type(r) is int:
+        return r
+    if r[1] == MAGIC_ERROR:
+        return r[0], _server_error()
+    return r[0], r[2]
+
+
+def read_remove_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+    """remove_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
+    r = scan_ktb(buf, pos, end, MAGIC_REMOVE_BULK, limit)
+    if type(r) is int:
+        return r
+    if r[1] == MAGIC_ERROR:
+        return r[0], _server_error()
+    return r[0], r[2]
+
+
+def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+    """get_bulk reply: ``(next_pos, [(dbidx, key, value, xt), ...])`` or an error instance on 0xBF."""
+    r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
+    if type(r) is int:
+        return r
+    if r[1] == MAGIC_ERROR:
+        return r[0], _server_error()
+    f = r[3]
+    if type(buf) is not bytes:
+        buf = memoryview(buf)
+        return r[0], [
+            (f[i], bytes(buf[f[i + 2] : f[i + 2] + f[i + 3]]), bytes(buf[f[i + 4] : f[i + 4] + f[i + 5]]), f[i + 1])
+            for i in range(0, len(f), 6)
+        ]
+    return r[0], [
+        (f[i], buf[f[i + 2] : f[i + 2] + f[i + 3]], buf[f[i + 4] : f[i + 4] + f[i + 5]], f[i + 1])
+        for i in range(0, len(f), 6)
+    ]
+
+
+def read_play_script(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+    """play_script reply: ``(next_pos, [(key, value), ...])`` or an error instance on 0xBF."""
+    r = scan_ktb(buf, pos, end, MAGIC_PLAY_SCRIPT, limit)
+    if type(r) is int:
+        return r
+    if r[1] == MAGIC_ERROR:
+        return r[0], _server_error()
+    f = r[3]
+    if type(buf) is not bytes:
+        buf = memoryview(buf)
+        return r[0], [
+            (bytes(buf[f[i] : f[i] + f[i + 1]]), bytes(buf[f[i + 2] : f[i + 2] + f[i + 3]]))
+            for i in range(0, len(f), 4)
+        ]
+    return r[0], [(buf[f[i] : f[i] + f[i + 1]], buf[f[i + 2] : f[i + 2] + f[i + 3]]) for i in range(0, len(f), 4)]
+
+
+def raise_if_error(result: Any) -> Any:
+    """Raise ``result`` if a reader returned the server's error; otherwise return it unchanged."""
+    if isinstance(result, KyotoTycoonError):
+        raise result
+    return result
+
+
+# ----------------------------------------------------------------------------- server side
+
+
+class BinaryRequest(NamedTuple):
+    """A decoded binary request (see the module doc for the record shapes per magic)."""
+
+    magic: int
+    flags: int
+    records: list
+    name: bytes = b""
+
+    @property
+    def no_reply(self) -> bool:
+        return bool(self.flags & FLAG_NOREPLY)
+
+
+def parse_request(buf: Any, pos: int, end: int, limit: int) -> int | tuple[int, BinaryRequest]:
+    """Decode one request at ``pos``: ``need`` (int > end) or ``(next_pos, BinaryRequest)``.
+
+    Raises ``ProtocolError`` on an unknown magic, a record count over ``limit // 10`` or a frame
+    that would exceed ``limit`` bytes.
+    """
+    if end <= pos:
+        return pos + 1
+    mv = memoryview(buf)
+    magic = mv[pos]
+    if magic not in (MAGIC_SET_BULK, MAGIC_GET_BULK, MAGIC_REMOVE_BULK, MAGIC_PLAY_SCRIPT):
+        raise ProtocolError(f"Kyoto Tycoon binary: unknown request magic 0x{magic:02X}")
+    stop = pos + limit
+    head = _HEAD_SCRIPT if magic == MAGIC_PLAY_SCRIPT else _HEAD
+    p = pos + head.size
+    if p > end:
+        return p
+    if magic == MAGIC_PLAY_SCRIPT:
+        _, flags, nsiz, rnum = head.unpack_from(mv, pos)
+        if p + nsiz > stop:
+            raise ProtocolError("Kyoto Tycoon binary: play_script name exceeds the frame limit")
+    else:
+        _, flags, rnum = head.unpack_from(mv, pos)
+        nsiz = 0
+    if rnum > limit // 10:
+        raise ProtocolError(f"Kyoto Tycoon binary: record count {rnum} over the limit")
+    if p + nsiz > end:
+        return p + nsiz
+    name = bytes(mv[p : p + nsiz])
+    p += nsiz
+    records: list = []
+    append = records.append
+    if magic == MAGIC_SET_BULK:
+        rsize = _SET_REC.size
+        unpack = _SET_REC.unpack_from
+        for _ in range(rnum):
+            if p + rsize > end:
+                return p + rsize
+            dbidx, ksiz, vsiz, xt = unpack(mv, p)
+            q = p + rsize
+            nxt = q + ksiz + vsiz
+            if nxt > stop:
+                raise ProtocolError("Kyoto Tycoon binary: set_bulk record exceeds the frame limit")
+            if nxt > end:
+                return nxt
+            append((dbidx, bytes(mv[q : q + ksiz]), bytes(mv[q + ksiz : nxt]), xt))
+            p = nxt
+    elif magic == MAGIC_PLAY_SCRIPT:
+        rsize = _KV_REC.size
+        unpack = _KV_REC.unpack_from
+        for _ in range(rnum):
+            if p + rsize > end:
+                return p + rsize
+            ksiz, vsiz = unpack(mv, p)
+            q = p + rsize
+            nxt = q + ksiz + vsiz
+            if nxt > stop:
+                raise ProtocolError("Kyoto Tycoon binary: play_script record exceeds the frame limit")
+            if nxt > end:
+                return nxt
+            append((bytes(mv[q : q + ksiz]), bytes(mv[q + ksiz : nxt])))
+            p = nxt
+    else:
+        rsize = _KEY_REC.size
+        unpack = _KEY_REC.unpack_from
+        for _ in range(rnum):
+            if p + rsize > end:
+                return p + rsize
+            dbidx, ksiz = unpack(mv, p)
+            q = p + rsize
+            nxt = q + ksiz
+            if nxt > stop:
+                raise ProtocolError("Kyoto Tycoon binary: record exceeds the frame limit")
+            if nxt > end:
+                return nxt
+            append((dbidx, bytes(mv[q:nxt])))
+            p = nxt
+    if p > stop:
+        raise ProtocolError("Kyoto Tycoon binary: request exceeds the frame limit")
+    return p, BinaryRequest(magic, flags, records, name)
+
+
+def encode_set_bulk_reply(hits: int) -> bytes:
+    """set_bulk reply: magic 0xB8 and the number of records stored."""
+    return _REPLY_HEAD.pack(MAGIC_SET_BULK, hits)
+
+
+def encode_remove_bulk_reply(hits: int) -> bytes:
+    """remove_bulk reply: magic 0xB9 and the number of records removed."""
+    return _REPLY_HEAD.pack(MAGIC_REMOVE_BULK, hits)
+
+
+def encode_get_bulk_reply(records: Iterable[tuple[int, bytes, bytes, int]]) -> bytes:
+    """get_bulk reply: the hits as ``(dbidx, key, value, xt)``, xt absolute (``XT_MAX_REPLY``: none)."""
+    pack = _SET_REC.pack
+    parts: list[Any] = [b""]
+    append = parts.append
+    for dbidx, key, value, xt in records:
+        append(pack(dbidx, len(key), len(value), xt))
+        append(key)
+        append(value)
+    parts[0] = _REPLY_HEAD.pack(MAGIC_GET_BULK, (len(parts) - 1) // 3)
+    return b"".join(parts)
+
+
+def encode_play_script_reply(records: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """play_script reply: ``(key, value)`` records in the order given (the real server sorts by key)."""
+    pack = _KV_REC.pack
+    parts: list[Any] = [b""]
+    append = parts.append
+    for key, value in records:
+        append(pack(len(key), len(value)))
+        append(key)
+        append(value)
+    parts[0] = _REPLY_HEAD.pack(MAGIC_PLAY_SCRIPT, (len(parts) - 1) // 3)
+    return b"".join(parts)
+
+
+def encode_error_reply() -> bytes:
+    """The binary error reply: the single byte 0xBF, nothing after it."""
+    return b"\xbf"
