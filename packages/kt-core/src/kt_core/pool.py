@@ -1,0 +1,226 @@
+"""A thread-safe, bounded, fork-safe pool of connections, and the per-thread binding clients use.
+
+Clients hold one connection per thread (:class:`ThreadConnections`): every request of a thread
+runs on a connection no other thread is using, and ``checkin()`` hands it back to the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from typing import Any
+
+from .connection import DEFAULT_MAX_RESPONSE_SIZE, Connection
+from .errors import InvalidArgumentError, KtTimeoutError
+
+__all__ = ["ConnectionPool", "ThreadConnections"]
+
+# Pools alive in this process, so a child after fork() can forget its parent's sockets.
+_POOLS: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_POOLS):
+        pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+class ConnectionPool:
+    """Connections to one server.
+
+    - ``max_idle``: idle connections kept for reuse (more are closed on return).
+    - ``max_connections``: connections open at once (``None``: no limit); ``acquire`` waits up
+      to ``wait_timeout`` seconds for one to come back, then raises :class:`KtTimeoutError`.
+    - ``max_idle_time``: an idle connection older than this (seconds) is closed, not reused.
+      Kyoto Tycoon closes idle connections after its own timeout (30 s by default).
+
+    Connections that failed are closed by :class:`Connection` itself and never return to the
+    idle list. After ``fork()`` the child starts with an empty pool: sockets shared with the
+    parent are never used by both.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1978,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_idle: int = 32,
+        max_connections: int | None = None,
+        max_idle_time: float = 25.0,
+        wait_timeout: float | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise InvalidArgumentError("max_connections must be at least 1 or None")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_idle = max_idle
+        self.max_connections = max_connections
+        self.max_idle_time = max_idle_time
+        self.wait_timeout = wait_timeout
+        self.max_response_size = max_response_size
+        self._pid = os.getpid()
+        self._cond = threading.Condition(threading.RLock())
+        self._idle: list[Connection] = []
+        self._in_use = 0
+        self._generation = 0
+        _POOLS.add(self)
+
+    def __repr__(self) -> str:
+        return f"<ConnectionPool {self.host}:{self.port} idle={len(self._idle)} in_use={self._in_use}>"
+
+    @property
+    def idle_count(self) -> int:
+        return len(self._idle)
+
+    @property
+    def in_use_count(self) -> int:
+        return self._in_use
+
+    def acquire(self) -> Connection:
+        """Take an idle connection that still looks healthy, or a new (not yet connected) one."""
+        if os.getpid() != self._pid:
+            self._after_fork()
+        deadline = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
+        while True:
+            with self._cond:
+                conn = self._idle.pop() if self._idle else None
+                if conn is None:
+                    while self.max_connections is not None and self._in_use >= self.max_connections:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            raise KtTimeoutError(
+                                f"no connection to {self.host}:{self.port} became free within {self.wait_timeout}s "
+                                f"(max_connections={self.max_connections})")
+                        self._cond.wait(remaining)
+                        if self._idle:
+                            break
+                    if self._idle:
+                        continue
+                    self._in_use += 1
+                    generation = self._generation
+                    break
+                self._in_use += 1
+            # Health checks run outside the lock: they make a system call.
+            if time.monotonic() - conn.last_used > self.max_idle_time or conn.is_stale():
+                conn.close()
+                with self._cond:
+                    self._in_use -= 1
+                    self._cond.notify()
+                continue
+            return conn
+        conn = Connection(self.host, self.port, self.timeout, self.connect_timeout, self.max_response_size)
+        conn.generation = generation  # type: ignore[attr-defined]
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        """Return a connection. Closed, foreign (other process) or outdated ones are dropped."""
+        if conn.pid != os.getpid() or os.getpid() != self._pid:
+            # Inherited across fork(): the parent may still use this socket.
+            conn.sock = None
+            return
+        keep = False
+        with self._cond:
+            self._in_use = max(0, self._in_use - 1)
+            if (not conn.closed and getattr(conn, "generation", self._generation) == self._generation
+                    and len(self._idle) < self.max_idle and not conn.reader.pending):
+                self._idle.append(conn)
+                keep = True
+            self._cond.notify()
+        if not keep:
+            conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use are closed when they come back."""
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for conn in idle:
+            conn.close()
+
+    def _after_fork(self) -> None:
+        # The child owns none of the parent's sockets and none of its locks' holders.
+        self._cond = threading.Condition(threading.RLock())
+        for conn in self._idle:
+            conn.sock = None  # do not close: the fd's file description belongs to the parent too
+        self._idle = []
+        self._in_use = 0
+        self._generation += 1
+        self._pid = os.getpid()
+
+
+class _Holder:
+    """The connection a thread holds; returned to the pool when the thread ends."""
+
+    __slots__ = ("__weakref__", "conn", "pool")
+
+    def __init__(self, pool: ConnectionPool, conn: Connection) -> None:
+        self.pool = pool
+        self.conn: Connection | None = conn
+
+    def __del__(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                self.pool.release(conn)
+            except Exception:  # interpreter shutdown: nothing left to return it to
+                pass
+
+
+class ThreadConnections:
+    """Binds one pooled connection to each thread that uses a client."""
+
+    # A connection unused this long is checked for staleness before its next request.
+    STALE_CHECK_AFTER = 1.0
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self._local = threading.local()
+
+    def get(self) -> Connection:
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is not None and holder.conn is not None and holder.pool is self.pool:
+            conn = holder.conn
+            if (conn.sock is not None and time.monotonic() - conn.last_used > self.STALE_CHECK_AFTER
+                    and conn.is_stale()):
+                conn.close()  # reconnects on its next request
+            if conn.pid != os.getpid():
+                conn.sock = None
+                conn.reader.clear()
+                conn.pid = os.getpid()
+            return conn
+        conn = self.pool.acquire()
+        self._local.holder = _Holder(self.pool, conn)
+        return conn
+
+    def checkin(self) -> None:
+        """Return the calling thread's connection to the pool."""
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is None:
+            return
+        self._local.holder = None
+        conn, holder.conn = holder.conn, None
+        if conn is not None:
+            self.pool.release(conn)
+
+    def close(self) -> None:
+        """Close the calling thread's connection and every idle one."""
+        holder: _Holder | None = getattr(self._local, "holder", None)
+        if holder is not None:
+            self._local.holder = None
+            conn, holder.conn = holder.conn, None
+            if conn is not None:
+                conn.close()
+                self.pool.release(conn)
+        self.pool.close()
+
+    def __getstate__(self) -> Any:
+        raise TypeError("a client's connections cannot be pickled")
