@@ -272,7 +272,7 @@ def test_table_wire_format() -> None:
 
 def test_table_binary_and_non_ascii_columns() -> None:
     s = TableSerializer()
-    record = {"名前": "ゆき", b"blob": b"\xff\xfe\x01", "raw": bytearray(b"ok")}
+    record: dict[Any, Any] = {"名前": "ゆき", b"blob": b"\xff\xfe\x01", "raw": bytearray(b"ok")}
     out = s.loads(s.dumps(record))
     assert out == {"名前": "ゆき", "blob": b"\xff\xfe\x01", "raw": "ok"}
     assert type(out["blob"]) is bytes

@@ -258,7 +258,7 @@ class TableSerializer(_Named):
             raise SerializationError(f"TT_TABLE serializer ('table') cannot store a NUL byte in a {what}: {item!r}")
         return data
 
-    def dumps(self, value: Mapping[Union[str, bytes], Union[str, bytes, int, float]]) -> bytes:
+    def dumps(self, value: Mapping[Any, Union[str, BytesLike, int, float]]) -> bytes:
         if not isinstance(value, Mapping):
             raise self._type_error(value, "a dict of column name to column value")
         fields: list[bytes] = []
