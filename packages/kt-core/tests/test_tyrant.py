@@ -576,3 +576,23 @@ def test_stat_reply_round_trip(status: dict[str, Any]) -> None:
     code, text = _read_all(tyrant.read_stat, tyrant.encode_stat_reply(status))
     assert code == 0
     assert tyrant.parse_stat(text) == status
+
+
+def test_reader_buffer_stream_of_replies() -> None:
+    """The connection's Reader, fed the recorded replies of one connection a byte at a time."""
+    from kt_core.reader import NEED_MORE, Reader
+
+    stream = [v for v in REPLY_VECTORS if v["connection"] == "t1"]
+    reader = Reader(max_response_size=LIMIT)
+    data = b"".join(_resp(v) for v in stream)
+    fed = 0
+    for v in stream:
+        read = tyrant.READERS[_command(v)]
+        while True:
+            result = reader.read(read)
+            if result is not NEED_MORE:
+                break
+            reader.feed(data[fed : fed + 1])
+            fed += 1
+        _check(v, result, result[0])
+    assert fed == len(data) and reader.pending == 0

@@ -664,11 +664,14 @@ def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     if r.__class__ is int:
         return r
     next_pos, code, v = r
-    if not isinstance(buf, bytes):
-        buf = bytes(buf[pos:next_pos])
-        base = pos
-        v = [x - base if i % 2 == 0 else x for i, x in enumerate(v)]
-    pairs = [(buf[v[i] : v[i] + v[i + 1]], buf[v[i + 2] : v[i + 2] + v[i + 3]]) for i in range(0, len(v), 4)]
+    if isinstance(buf, bytes):
+        pairs = [(buf[v[i] : v[i] + v[i + 1]], buf[v[i + 2] : v[i + 2] + v[i + 3]]) for i in range(0, len(v), 4)]
+    else:
+        # A Reader passes a memoryview of its whole buffer: copy each payload once.
+        pairs = [
+            (bytes(buf[v[i] : v[i] + v[i + 1]]), bytes(buf[v[i + 2] : v[i + 2] + v[i + 3]]))
+            for i in range(0, len(v), 4)
+        ]
     return (next_pos, code, pairs)
 
 
