@@ -398,7 +398,7 @@ def encode_mget(keys: Iterable[BytesLike]) -> bytes:
     """mget (0x31): fetch several keys; the reply holds only the hits."""
     if isinstance(keys, (bytes, bytearray, str)):
         raise InvalidTypeError("tyrant mget: keys must be an iterable of bytes, not a single key")
-    parts = [b""]
+    parts: list[BytesLike] = [b""]
     pack = _U32.pack
     try:
         for k in keys:
@@ -603,14 +603,14 @@ ReadResult = Union[int, "tuple[int, int, Any]"]
 
 def _read_code(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     r = scan_tt(buf, pos, end, TT_CODE, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     return (r[0], r[1], None)
 
 
 def _read_data(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     r = scan_tt(buf, pos, end, TT_DATA, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     if code:
@@ -621,7 +621,7 @@ def _read_data(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 
 def _read_i32(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     r = scan_tt(buf, pos, end, TT_I32, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     return (next_pos, code, None if code else v[0])
@@ -629,7 +629,7 @@ def _read_i32(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 
 def _read_u64(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     r = scan_tt(buf, pos, end, TT_U64, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     return (next_pos, code, None if code else v[0])
@@ -638,7 +638,7 @@ def _read_u64(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 def read_adddouble(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """adddouble reply: ``(next_pos, code, sum as float or None)``."""
     r = scan_tt(buf, pos, end, TT_DOUBLE, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     if code:
@@ -648,7 +648,7 @@ def read_adddouble(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 
 def _read_list(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     r = scan_tt(buf, pos, end, TT_LIST, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     if isinstance(buf, bytes):
@@ -661,7 +661,7 @@ def _read_list(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """mget reply: ``(next_pos, code, [(key, value), ...])`` (hits only, request order)."""
     r = scan_tt(buf, pos, end, TT_KVLIST, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
     next_pos, code, v = r
     if isinstance(buf, bytes):
@@ -678,9 +678,9 @@ def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 def read_stat(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """stat reply: ``(next_pos, code, text as str or None)``; see :func:`parse_stat`."""
     r = _read_data(buf, pos, end, limit)
-    if r.__class__ is int:
+    if isinstance(r, int):
         return r
-    next_pos, code, data = r  # type: ignore[misc]
+    next_pos, code, data = r
     return (next_pos, code, None if data is None else data.decode("utf-8", "surrogateescape"))
 
 
@@ -1061,7 +1061,7 @@ def encode_list_reply(code: int, items: Sequence[BytesLike]) -> bytes:
     """TT_LIST reply (fwmkeys, misc): ``code, n u32, n x (size u32, item)``, whatever the code."""
     pack = _U32.pack
     try:
-        parts = [_CODE_U32.pack(code, len(items))]
+        parts: list[BytesLike] = [_CODE_U32.pack(code, len(items))]
         for item in items:
             parts.append(pack(len(item)))
             parts.append(item)
@@ -1074,7 +1074,7 @@ def encode_kvlist_reply(code: int, pairs: Sequence[tuple[BytesLike, BytesLike]])
     """TT_KVLIST reply (mget): ``code, n u32, n x (ksiz u32, vsiz u32, key, value)``."""
     pack = _KSIZ_VSIZ.pack
     try:
-        parts = [_CODE_U32.pack(code, len(pairs))]
+        parts: list[BytesLike] = [_CODE_U32.pack(code, len(pairs))]
         for k, v in pairs:
             parts.append(pack(len(k), len(v)))
             parts.append(k)
