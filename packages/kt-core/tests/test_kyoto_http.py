@@ -128,6 +128,15 @@ def test_parse_request_query_and_form() -> None:
     assert r.query == b"DB=1" and not r.close
 
 
+def test_parse_request_tsv_like_server() -> None:
+    body = b"a\t1\r\nnotab\n\tempty-key\nlast\tno-lf"
+    data = b"POST /rpc/echo HTTP/1.1\r\nContent-Type: text/tab-separated-values\r\nContent-Length: %d\r\n\r\n" % len(
+        body
+    )
+    _, r = kh.parse_request(data + body, 0, len(data) + len(body), LIMIT)
+    assert r.records == [(b"a", b"1"), (b"", b"empty-key"), (b"last", b"no-lf")]
+
+
 def test_parse_request_http10_keep_alive_and_close() -> None:
     data = b"GET /rpc/void HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
     assert not kh.parse_request(data, 0, len(data), LIMIT)[1].close

@@ -203,7 +203,7 @@ ReadResult = Union[int, tuple[int, Any]]
 def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """set_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
     r = scan_ktb(buf, pos, end, MAGIC_SET_BULK, limit)
-    if type(r) is int:
+    if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
@@ -213,7 +213,7 @@ def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 def read_remove_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """remove_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
     r = scan_ktb(buf, pos, end, MAGIC_REMOVE_BULK, limit)
-    if type(r) is int:
+    if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
@@ -223,7 +223,7 @@ def read_remove_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """get_bulk reply: ``(next_pos, [(dbidx, key, value, xt), ...])`` or an error instance on 0xBF."""
     r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
-    if type(r) is int:
+    if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
@@ -243,7 +243,7 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 def read_play_script(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """play_script reply: ``(next_pos, [(key, value), ...])`` or an error instance on 0xBF."""
     r = scan_ktb(buf, pos, end, MAGIC_PLAY_SCRIPT, limit)
-    if type(r) is int:
+    if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()

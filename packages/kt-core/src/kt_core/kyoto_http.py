@@ -26,7 +26,8 @@ Server side (the stand-in server):
   (dict, lower-case names, str values), ``body`` (bytes), ``procedure`` (the URL-decoded name
   after ``/rpc/``, or ``None`` for another path), ``records`` (list of ``(key, value)``: the
   query string's parameters, then the body's, decoded like the real server: form-urlencoded, or
-  TSV with the request's colenc), ``close`` (HTTP/1.0 without keep-alive, or ``Connection:
+  TSV with the request's colenc; as there, a CR before LF is dropped and a line without a TAB
+  ignored), ``close`` (HTTP/1.0 without keep-alive, or ``Connection:
   close``); ``.params()`` -> dict with the server's last-wins semantics.
 - ``encode_reply(status, records, close=False, date=None) -> bytes``: the reply exactly as
   KT 0.9.56 sends it: status line and reason, ``Server``, ``Date``, ``Connection: close`` only
@@ -146,7 +147,7 @@ def encode_rpc(procedure: str, params: Params = (), host: str = "127.0.0.1") -> 
     if raw:
         ctype = b"text/tab-separated-values"
     else:
-        parts = []
+        parts: list[bytes] = []
         append = parts.append
         for k, v in _pairs(items):
             append(_B64(k, newline=False))
@@ -219,7 +220,7 @@ class RpcResult:
 def read_rpc(buf: Any, pos: int, end: int, limit: int) -> int | tuple[int, RpcResult]:
     """The reply reader: ``need`` (int > end) or ``(next_pos, RpcResult)``."""
     r = scan_http(buf, pos, end, limit)
-    if type(r) is int:
+    if isinstance(r, int):
         return r
     next_pos, status, boff, blen, colenc, close = r
     return next_pos, RpcResult(status, decode_tsv(buf, boff, blen, colenc) if blen else [], close, colenc)
@@ -347,7 +348,12 @@ def parse_request(buf: Any, pos: int, end: int, limit: int) -> int | tuple[int, 
         if low.startswith(FORM_TYPE):
             records += parse_form(body)
         elif low.startswith(TSV_TYPE):
-            records += decode_tsv(body, 0, len(body), _colenc_of(ctype))
+            tsv = body
+            if b"\r" in tsv or tsv.count(b"\t") < tsv.count(b"\n") + (not tsv.endswith(b"\n")):
+                # Like the server's tsvtomap: a CR before LF is dropped, a line without a TAB ignored.
+                tsv_lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in tsv.split(b"\n")]
+                tsv = b"".join([ln + b"\n" for ln in tsv_lines if b"\t" in ln])
+            records += decode_tsv(tsv, 0, len(tsv), _colenc_of(ctype))
     return next_pos, HttpRequest(method, target, path, query, version, headers, body, procedure, records, close)
 
 
