@@ -1,3 +1,187 @@
+/* Binary-protocol scanners (Kyoto Tycoon binary, Tokyo Tyrant). See docs/codec.md.
+   Mirrors kt_core/_scan_pure.py check for check, so both raise the same exception class.
+   Positions are uint64_t: a wire length is < 2**32 and a buffer < 2**62, so sums cannot wrap. */
 #include "ktcodec.h"
 
 int kt_codec_abi_version(void) { return KT_CODEC_ABI_VERSION; }
+
+static uint32_t be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static uint64_t be64(const uint8_t *p) { return ((uint64_t)be32(p) << 32) | (uint64_t)be32(p + 4); }
+
+static int64_t as_signed64(uint64_t v) {
+    /* Two's complement conversion without implementation-defined casts. */
+    return v <= (uint64_t)INT64_MAX ? (int64_t)v : -(int64_t)(~v) - 1;
+}
+
+#define NEED(q) do { res[0] = (int64_t)(q); return KT_NEED; } while (0)
+/* q: absolute end the frame must reach; beyond pos + limit is too large. */
+#define CHECK_LIMIT(q) do { if ((uint64_t)(q) - pos > limit) return KT_E_TOO_LARGE; } while (0)
+
+int kt_scan_ktb(const uint8_t *buf, size_t pos, size_t end, int magic, uint64_t limit,
+                int64_t *res, int64_t *fields, size_t cap) {
+    uint64_t p, h, nxt, count, i, stop, nf = 0;
+    int rmagic;
+    if (pos > end) return KT_E_ARG;
+    if (magic != 0xB8 && magic != 0xB9 && magic != 0xBA && magic != 0xB4) return KT_E_ARG;
+    if (end <= pos) {
+        if (1 > limit) return KT_E_TOO_LARGE;
+        NEED(pos + 1);
+    }
+    rmagic = buf[pos];
+    if (rmagic == 0xBF) {
+        if (1 > limit) return KT_E_TOO_LARGE;
+        res[0] = (int64_t)pos + 1; res[1] = 0xBF; res[2] = 0; res[3] = 0;
+        return KT_OK;
+    }
+    if (rmagic != magic) return KT_E_MAGIC;
+    p = (uint64_t)pos + 5;
+    CHECK_LIMIT(p);
+    if (end < p) NEED(p);
+    count = be32(buf + pos + 1);
+    res[1] = magic;
+    res[2] = (int64_t)count;
+    if (magic == 0xB8 || magic == 0xB9) {
+        res[0] = (int64_t)p; res[3] = 0;
+        return KT_OK;
+    }
+    if (count > limit / 10) return KT_E_COUNT;
+    stop = (uint64_t)pos + limit;
+    if (magic == 0xBA) {
+        for (i = 0; i < count; i++) {
+            uint32_t ksiz, vsiz;
+            h = p + 18;
+            if (h > stop) return KT_E_TOO_LARGE;
+            if (end < h) NEED(h);
+            ksiz = be32(buf + p + 2);
+            vsiz = be32(buf + p + 6);
+            nxt = h + ksiz + vsiz;
+            if (nxt > stop) return KT_E_TOO_LARGE;
+            if (end < nxt) NEED(nxt);
+            if (cap - nf < 6) return KT_SPACE;
+            fields[nf++] = (int64_t)(((uint32_t)buf[p] << 8) | buf[p + 1]);
+            fields[nf++] = as_signed64(be64(buf + p + 10));
+            fields[nf++] = (int64_t)h;
+            fields[nf++] = (int64_t)ksiz;
+            fields[nf++] = (int64_t)(h + ksiz);
+            fields[nf++] = (int64_t)vsiz;
+            p = nxt;
+        }
+    } else {
+        for (i = 0; i < count; i++) {
+            uint32_t ksiz, vsiz;
+            h = p + 8;
+            if (h > stop) return KT_E_TOO_LARGE;
+            if (end < h) NEED(h);
+            ksiz = be32(buf + p);
+            vsiz = be32(buf + p + 4);
+            nxt = h + ksiz + vsiz;
+            if (nxt > stop) return KT_E_TOO_LARGE;
+            if (end < nxt) NEED(nxt);
+            if (cap - nf < 4) return KT_SPACE;
+            fields[nf++] = (int64_t)h;
+            fields[nf++] = (int64_t)ksiz;
+            fields[nf++] = (int64_t)(h + ksiz);
+            fields[nf++] = (int64_t)vsiz;
+            p = nxt;
+        }
+    }
+    res[0] = (int64_t)p;
+    res[3] = (int64_t)nf;
+    return KT_OK;
+}
+
+int kt_scan_tt(const uint8_t *buf, size_t pos, size_t end, int shape, uint64_t limit,
+               int64_t *res, int64_t *values, size_t cap) {
+    uint64_t p, h, nxt, n, i, stop, nv = 0;
+    int code;
+    if (pos > end || shape < 0 || shape > 6) return KT_E_ARG;
+    if (1 > limit) return KT_E_TOO_LARGE;
+    if (end <= pos) NEED(pos + 1);
+    code = buf[pos];
+    res[1] = code;
+    res[2] = 0;
+    if (shape == 0 || (code != 0 && shape < 5)) {
+        res[0] = (int64_t)pos + 1;
+        return KT_OK;
+    }
+    stop = (uint64_t)pos + limit;
+    if (shape == 2 || shape == 3 || shape == 4) {
+        p = pos + (shape == 2 ? 5 : shape == 3 ? 9 : 17);
+        if (p > stop) return KT_E_TOO_LARGE;
+        if (end < p) NEED(p);
+        if (cap < 2) return KT_SPACE;
+        if (shape == 2) {
+            uint32_t v = be32(buf + pos + 1);
+            values[0] = v <= (uint32_t)INT32_MAX ? (int64_t)v : (int64_t)v - 4294967296LL;
+            nv = 1;
+        } else if (shape == 3) {
+            /* u64: the wrapper reinterprets a negative value as unsigned. */
+            values[0] = as_signed64(be64(buf + pos + 1));
+            nv = 1;
+        } else {
+            values[0] = as_signed64(be64(buf + pos + 1));
+            values[1] = as_signed64(be64(buf + pos + 9));
+            nv = 2;
+        }
+        res[0] = (int64_t)p;
+        res[2] = (int64_t)nv;
+        return KT_OK;
+    }
+    p = (uint64_t)pos + 5;
+    if (p > stop) return KT_E_TOO_LARGE;
+    if (end < p) NEED(p);
+    n = be32(buf + pos + 1);
+    if (shape == 1) {
+        nxt = p + n;
+        if (nxt > stop) return KT_E_TOO_LARGE;
+        if (end < nxt) NEED(nxt);
+        if (cap < 2) return KT_SPACE;
+        values[0] = (int64_t)p;
+        values[1] = (int64_t)n;
+        res[0] = (int64_t)nxt;
+        res[2] = 2;
+        return KT_OK;
+    }
+    if (shape == 5) {
+        if (n > limit / 4) return KT_E_COUNT;
+        for (i = 0; i < n; i++) {
+            uint32_t size;
+            h = p + 4;
+            if (h > stop) return KT_E_TOO_LARGE;
+            if (end < h) NEED(h);
+            size = be32(buf + p);
+            nxt = h + size;
+            if (nxt > stop) return KT_E_TOO_LARGE;
+            if (end < nxt) NEED(nxt);
+            if (cap - nv < 2) return KT_SPACE;
+            values[nv++] = (int64_t)h;
+            values[nv++] = (int64_t)size;
+            p = nxt;
+        }
+    } else {
+        if (n > limit / 8) return KT_E_COUNT;
+        for (i = 0; i < n; i++) {
+            uint32_t ksiz, vsiz;
+            h = p + 8;
+            if (h > stop) return KT_E_TOO_LARGE;
+            if (end < h) NEED(h);
+            ksiz = be32(buf + p);
+            vsiz = be32(buf + p + 4);
+            nxt = h + ksiz + vsiz;
+            if (nxt > stop) return KT_E_TOO_LARGE;
+            if (end < nxt) NEED(nxt);
+            if (cap - nv < 4) return KT_SPACE;
+            values[nv++] = (int64_t)h;
+            values[nv++] = (int64_t)ksiz;
+            values[nv++] = (int64_t)(h + ksiz);
+            values[nv++] = (int64_t)vsiz;
+            p = nxt;
+        }
+    }
+    res[0] = (int64_t)p;
+    res[2] = (int64_t)nv;
+    return KT_OK;
+}

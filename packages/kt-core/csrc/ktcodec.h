@@ -4,8 +4,53 @@
 #include <stdint.h>
 
 /* Bumped when the C API changes; the Python wrapper checks it. */
-#define KT_CODEC_ABI_VERSION 1
+#define KT_CODEC_ABI_VERSION 2
+
+/* Return codes. >= 0: no error; < 0: the Python wrapper raises (see _scan_c.py's table). */
+enum kt_code {
+    KT_OK = 0,              /* complete frame; res[] filled */
+    KT_NEED = 1,            /* incomplete; res[0] = absolute position needed */
+    KT_SPACE = 2,           /* the int64 output array is too small: grow it and call again */
+    KT_E_MAGIC = -1,        /* unexpected KT binary reply magic */
+    KT_E_TOO_LARGE = -2,    /* the frame would exceed limit */
+    KT_E_COUNT = -3,        /* a record/element count exceeds what limit allows */
+    KT_E_NOT_HTTP = -4,     /* reply does not start with HTTP/1. */
+    KT_E_HEADER_SIZE = -5,  /* HTTP header block over KT_HTTP_MAX_HEADER bytes */
+    KT_E_STATUS_LINE = -6,  /* malformed HTTP status line */
+    KT_E_HEADER_LINE = -7,  /* malformed HTTP header line */
+    KT_E_CONTENT_LENGTH = -8,   /* malformed Content-Length */
+    KT_E_CL_CONFLICT = -9,      /* conflicting Content-Length headers */
+    KT_E_TRANSFER_ENCODING = -10, /* Transfer-Encoding present */
+    KT_E_COLENC = -11,          /* unknown colenc in Content-Type */
+    KT_E_NO_CONTENT_LENGTH = -12, /* no Content-Length */
+    KT_E_BASE64 = -13,
+    KT_E_URL = -14,
+    KT_E_QP = -15,
+    KT_E_ARG = -16              /* bad argument (caller bug) */
+};
+
+#define KT_HTTP_MAX_HEADER 65536
 
 int kt_codec_abi_version(void);
+
+/* All scanners read only buf[pos:end) and take 0 <= pos <= end, limit <= 2**62.
+   res[0] is next_pos (KT_OK) or need (KT_NEED). */
+
+/* res: next, rmagic, count, nfields; fields: up to cap int64s. */
+int kt_scan_ktb(const uint8_t *buf, size_t pos, size_t end, int magic, uint64_t limit,
+                int64_t *res, int64_t *fields, size_t cap);
+
+/* res: next, code, nvalues; values: up to cap int64s. */
+int kt_scan_tt(const uint8_t *buf, size_t pos, size_t end, int shape, uint64_t limit,
+               int64_t *res, int64_t *values, size_t cap);
+
+/* res: next, status, body_off, body_len, colenc, close. */
+int kt_scan_http(const uint8_t *buf, size_t pos, size_t end, uint64_t limit, int64_t *res);
+
+/* Decode the TSV body src[0:len) with colenc (0, 'B', 'U', 'Q') into out (len bytes).
+   spans: 4 int64s per record (koff, klen, voff, vlen), offsets into out, or into src when
+   colenc is 0 (nothing is written to out then). res: nrecords, bytes written to out. */
+int kt_decode_tsv(const uint8_t *src, size_t len, int colenc, uint8_t *out,
+                  int64_t *spans, size_t cap, int64_t *res);
 
 #endif

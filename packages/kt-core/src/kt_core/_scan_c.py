@@ -1,0 +1,190 @@
+"""C scanners (``kt_core._ktcodec`` through cffi), the same API and results as ``_scan_pure``.
+
+The C side owns no Python objects: it reads the caller's buffer in place (``ffi.from_buffer``),
+writes offsets into int64 scratch arrays kept here (grown on demand, never per call), and
+returns a code that this module turns into a result or an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._ktcodec import ffi, lib
+from ._scan_pure import (
+    _KTB_MAGICS,
+    _MAX_LIMIT,
+    HTTP_MAX_HEADER,
+    KTB_ERROR,
+    KTB_GET_BULK,
+    KTB_PLAY_SCRIPT,
+    KTB_REMOVE_BULK,
+    KTB_SET_BULK,
+    TT_CODE,
+    TT_DATA,
+    TT_DOUBLE,
+    TT_I32,
+    TT_KVLIST,
+    TT_LIST,
+    TT_U64,
+    Buffer,
+)
+from .errors import ProtocolError, ResponseTooLargeError
+
+__all__ = [
+    "TT_CODE",
+    "TT_DATA",
+    "TT_I32",
+    "TT_U64",
+    "TT_DOUBLE",
+    "TT_LIST",
+    "TT_KVLIST",
+    "KTB_SET_BULK",
+    "KTB_REMOVE_BULK",
+    "KTB_GET_BULK",
+    "KTB_PLAY_SCRIPT",
+    "KTB_ERROR",
+    "HTTP_MAX_HEADER",
+    "scan_ktb",
+    "scan_tt",
+    "scan_http",
+    "decode_tsv",
+]
+
+_ABI_VERSION = 2
+if lib.kt_codec_abi_version() != _ABI_VERSION:
+    raise ImportError(f"kt_core._ktcodec ABI {lib.kt_codec_abi_version()} != expected {_ABI_VERSION}; rebuild kt-core")
+
+_ERRORS: dict[int, tuple[type[ProtocolError], str]] = {
+    lib.KT_E_MAGIC: (ProtocolError, "unexpected Kyoto Tycoon binary reply magic"),
+    lib.KT_E_TOO_LARGE: (ResponseTooLargeError, "response frame exceeds the configured maximum size"),
+    lib.KT_E_COUNT: (ResponseTooLargeError, "record count exceeds what the configured maximum size allows"),
+    lib.KT_E_NOT_HTTP: (ProtocolError, "reply does not start with HTTP/1."),
+    lib.KT_E_HEADER_SIZE: (ProtocolError, f"HTTP header block larger than {HTTP_MAX_HEADER} bytes"),
+    lib.KT_E_STATUS_LINE: (ProtocolError, "malformed HTTP status line"),
+    lib.KT_E_HEADER_LINE: (ProtocolError, "malformed HTTP header line"),
+    lib.KT_E_CONTENT_LENGTH: (ProtocolError, "malformed Content-Length"),
+    lib.KT_E_CL_CONFLICT: (ProtocolError, "conflicting Content-Length headers"),
+    lib.KT_E_TRANSFER_ENCODING: (ProtocolError, "Transfer-Encoding in a Kyoto Tycoon reply is not supported"),
+    lib.KT_E_COLENC: (ProtocolError, "unknown colenc in Content-Type"),
+    lib.KT_E_NO_CONTENT_LENGTH: (ProtocolError, "HTTP reply without Content-Length"),
+    lib.KT_E_BASE64: (ProtocolError, "malformed base64 field in TSV body"),
+    lib.KT_E_URL: (ProtocolError, "malformed %-escape in URL-encoded TSV field"),
+    lib.KT_E_QP: (ProtocolError, "malformed =-escape in quoted-printable TSV field"),
+}
+
+_OK = lib.KT_OK
+_NEED = lib.KT_NEED
+_SPACE = lib.KT_SPACE
+
+# Module-level scratch: results, and offsets that grow (doubling) when the C side asks for room.
+_res = ffi.new("int64_t[8]")
+_scratch_cap = 1024
+_scratch = ffi.new("int64_t[]", _scratch_cap)
+_outbuf_cap = 4096
+_outbuf = ffi.new("uint8_t[]", _outbuf_cap)
+
+
+def _grow_scratch() -> None:
+    global _scratch, _scratch_cap
+    _scratch_cap *= 2
+    _scratch = ffi.new("int64_t[]", _scratch_cap)
+
+
+def _raise(rc: int) -> Any:
+    if rc == lib.KT_E_ARG:
+        raise ValueError("bad scanner argument")
+    cls, message = _ERRORS.get(rc, (ProtocolError, f"codec error {rc}"))
+    raise cls(message)
+
+
+def _check_args(buf: Buffer, pos: int, end: int, limit: int) -> int:
+    if not 0 <= pos <= end <= len(buf):
+        raise ValueError(f"scanner window out of range: pos={pos} end={end} len={len(buf)}")
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+    return limit if limit < _MAX_LIMIT else _MAX_LIMIT
+
+
+def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | tuple[int, int, int, list[int]]:
+    """Scan one Kyoto Tycoon binary reply (see ``_scan_pure.scan_ktb``)."""
+    limit = _check_args(buf, pos, end, limit)
+    if magic not in _KTB_MAGICS:
+        raise ValueError(f"scan_ktb: not a reply magic: {magic!r}")
+    cbuf = ffi.from_buffer("uint8_t[]", buf)
+    res = _res
+    while True:
+        rc = lib.kt_scan_ktb(cbuf, pos, end, magic, limit, res, _scratch, _scratch_cap)
+        if rc == _OK:
+            return (res[0], res[1], res[2], ffi.unpack(_scratch, res[3]) if res[3] else [])
+        if rc == _NEED:
+            return res[0]
+        if rc == _SPACE:
+            _grow_scratch()
+            continue
+        return _raise(rc)
+
+
+def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tuple[int, int, list[int]]:
+    """Scan one Tokyo Tyrant reply (see ``_scan_pure.scan_tt``)."""
+    limit = _check_args(buf, pos, end, limit)
+    if not TT_CODE <= shape <= TT_KVLIST:
+        raise ValueError(f"scan_tt: unknown shape {shape!r}")
+    cbuf = ffi.from_buffer("uint8_t[]", buf)
+    res = _res
+    while True:
+        rc = lib.kt_scan_tt(cbuf, pos, end, shape, limit, res, _scratch, _scratch_cap)
+        if rc == _OK:
+            n = res[2]
+            if not n:
+                return (res[0], res[1], [])
+            values = ffi.unpack(_scratch, n)
+            if shape == TT_U64 and values[0] < 0:
+                values[0] += 1 << 64
+            return (res[0], res[1], values)
+        if rc == _NEED:
+            return res[0]
+        if rc == _SPACE:
+            _grow_scratch()
+            continue
+        return _raise(rc)
+
+
+def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, int, int, int, bool]:
+    """Scan one HTTP/1.x reply (see ``_scan_pure.scan_http``)."""
+    limit = _check_args(buf, pos, end, limit)
+    res = _res
+    rc = lib.kt_scan_http(ffi.from_buffer("uint8_t[]", buf), pos, end, limit, res)
+    if rc == _OK:
+        return (res[0], res[1], res[2], res[3], res[4], bool(res[5]))
+    if rc == _NEED:
+        return res[0]
+    return _raise(rc)
+
+
+def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[bytes, bytes]]:
+    """Split and decode a TSV body (see ``_scan_pure.decode_tsv``)."""
+    global _outbuf, _outbuf_cap
+    if off < 0 or length < 0 or off + length > len(buf):
+        raise ValueError(f"decode_tsv window out of range: off={off} length={length} len={len(buf)}")
+    if colenc not in (0, 66, 85, 81):
+        raise ValueError(f"decode_tsv: unknown colenc {colenc!r}")
+    if length == 0:
+        return []
+    cbuf = ffi.from_buffer("uint8_t[]", buf)
+    if colenc and _outbuf_cap < length:
+        _outbuf_cap = max(length, 2 * _outbuf_cap)
+        _outbuf = ffi.new("uint8_t[]", _outbuf_cap)
+    res = _res
+    while True:
+        rc = lib.kt_decode_tsv(cbuf + off, length, colenc, _outbuf, _scratch, _scratch_cap, res)
+        if rc == _OK:
+            break
+        if rc == _SPACE:
+            _grow_scratch()
+            continue
+        return _raise(rc)
+    spans = ffi.unpack(_scratch, 4 * res[0])
+    # One copy of the (decoded) body, then one slice per field.
+    data = ffi.buffer(_outbuf, res[1])[:] if colenc else memoryview(buf)[off : off + length].tobytes()
+    return [(data[spans[i] : spans[i] + spans[i + 1]], data[spans[i + 2] : spans[i + 2] + spans[i + 3]])
+            for i in range(0, len(spans), 4)]
