@@ -323,6 +323,8 @@ _PUTNR = _magic("putnr")[1]
 
 
 def _encode_kv(command: str, cmd: int, key: BytesLike, value: BytesLike) -> bytes:
+    if key.__class__ is not bytes or value.__class__ is not bytes:
+        _check_bytes(command, key, value)
     try:
         return _KV.pack(MAGIC, cmd, len(key), len(value)) + key + value
     except _ENCODE_ERRORS as exc:
@@ -336,25 +338,21 @@ def encode_put(key: BytesLike, value: BytesLike) -> bytes:
             return _KV.pack(MAGIC, _PUT, len(key), len(value)) + key + value
         except _ENCODE_ERRORS as exc:
             raise _bad("put", exc) from None
-    _check_bytes("put", key, value)
     return _encode_kv("put", _PUT, key, value)
 
 
 def encode_putkeep(key: BytesLike, value: BytesLike) -> bytes:
     """putkeep (0x11): store only if ``key`` is absent (code 1 if it exists)."""
-    _check_bytes("putkeep", key, value)
     return _encode_kv("putkeep", _PUTKEEP, key, value)
 
 
 def encode_putcat(key: BytesLike, value: BytesLike) -> bytes:
     """putcat (0x12): append ``value`` to the record (creating it if missing)."""
-    _check_bytes("putcat", key, value)
     return _encode_kv("putcat", _PUTCAT, key, value)
 
 
 def encode_putnr(key: BytesLike, value: BytesLike) -> bytes:
     """putnr (0x18): put without a reply; the client must not read after sending it."""
-    _check_bytes("putnr", key, value)
     return _encode_kv("putnr", _PUTNR, key, value)
 
 
@@ -370,7 +368,8 @@ def encode_putshl(key: BytesLike, value: BytesLike, width: int) -> bytes:
 
 
 def _encode_k(command: str, cmd: int, key: BytesLike) -> bytes:
-    _check_bytes(command, key)
+    if key.__class__ is not bytes:
+        _check_bytes(command, key)
     try:
         return _K.pack(MAGIC, cmd, len(key)) + key
     except _ENCODE_ERRORS as exc:
