@@ -1,0 +1,116 @@
+"""The monorepo's packaging promises: separate installs, lockstep versions, C and pure wheels."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    tomllib = pytest.importorskip("tomli")
+
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGES = ROOT / "packages"
+NAMES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt"]
+
+
+def pyproject(name: str) -> dict:
+    with open(PACKAGES / name / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def test_every_package_has_its_layout() -> None:
+    for name in NAMES:
+        folder = PACKAGES / name
+        module = "kt" if name == "kt" else name.replace("-", "_")
+        for part in ("pyproject.toml", "README.md", f"src/{module}/__init__.py", f"src/{module}/py.typed", "tests"):
+            assert (folder / part).exists(), f"{name} lacks {part}"
+        assert pyproject(name)["build-system"]["build-backend"] == "hatchling.build"
+
+
+def test_versions_in_lockstep_and_siblings_pinned() -> None:
+    versions = {name: pyproject(name)["project"]["version"] for name in NAMES}
+    assert len(set(versions.values())) == 1, versions
+    version = versions["kt"]
+    for name in NAMES:
+        for dep in pyproject(name)["project"].get("dependencies", []):
+            match = re.match(r"(kt-[a-z]+)(\[[^\]]*\])?\s*(.*)", dep)
+            if match and match.group(1) in NAMES:
+                assert match.group(3) == f"=={version}", f"{name} depends on {dep!r}, not =={version}"
+
+
+def test_serializers_depend_on_nothing_of_ours() -> None:
+    deps = pyproject("kt-serializers")["project"].get("dependencies", [])
+    assert not [d for d in deps if d.startswith("kt")]
+
+
+def _pip(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def _build_wheel(tmp_path: Path, name: str, env: dict[str, str] | None = None) -> Path:
+    out = tmp_path / "wheels"
+    result = _pip("wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(PACKAGES / name), env=env)
+    assert result.returncode == 0, result.stderr
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+@pytest.mark.slow
+def test_kt_core_wheel_holds_the_compiled_codec(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path, "kt-core", env={"KT_PUREPYTHON": "0"})
+    assert not wheel.name.endswith("-none-any.whl"), wheel.name  # platform-tagged
+    names = zipfile.ZipFile(wheel).namelist()
+    assert [n for n in names if re.fullmatch(r"kt_core/_ktcodec\..*\.so", n)], names
+    assert not [n for n in names if n.endswith((".c", ".o"))], names
+
+
+@pytest.mark.slow
+def test_kt_core_pure_wheel_holds_no_compiled_code(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path, "kt-core", env={"KT_PUREPYTHON": "1"})
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".c", ".o"))], names
+    assert "kt_core/_scan_pure.py" in names
+
+
+def _dry_run(target: Path) -> set[str]:
+    result = _pip("install", "--dry-run", "--no-build-isolation", "--ignore-installed", "--quiet", "--report", "-",
+                  str(target))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    return {item["metadata"]["name"] for item in report["install"]}
+
+
+@pytest.mark.slow
+def test_serializers_install_alone() -> None:
+    names = _dry_run(PACKAGES / "kt-serializers")
+    assert "kt-serializers" in names
+    assert not {"kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt"} & names
+
+
+@pytest.mark.slow
+def test_meta_package_release_metadata_pins_siblings(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path, "kt", env={"KT_RELEASE": "1"})
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(next(n for n in archive.namelist() if n.endswith("METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    assert sorted(requires) == sorted([
+        "kt-core==0.1.0", "kt-serializers[msgpack]==0.1.0", "kt-kyoto==0.1.0", "kt-tyrant==0.1.0",
+        "kt-embedded[clients]==0.1.0"]), requires
+
+
+@pytest.mark.slow
+def test_meta_package_installs_all_six() -> None:
+    names = _dry_run(PACKAGES / "kt")
+    assert set(NAMES) <= names, names
+    assert "msgpack" in names  # KT_MSGPACK is part of the documented API
