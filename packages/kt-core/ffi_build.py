@@ -19,6 +19,10 @@ def _read(name: str) -> str:
         return f.read()
 
 
+# KT_SANITIZE=address (or address,undefined) builds the module instrumented; see fuzz/README.md.
+_sanitize = [f"-fsanitize={os.environ['KT_SANITIZE']}", "-fno-omit-frame-pointer", "-g"] if os.environ.get("KT_SANITIZE") else []
+
+
 def make_ffi() -> FFI:
     ffi = FFI()
     # ktcodec_cdef.h holds only declarations cffi can parse (no preprocessor directives).
@@ -28,7 +32,8 @@ def make_ffi() -> FFI:
         '#include "ktcodec.h"',
         sources=[os.path.join(CSRC, name) for name in sorted(os.listdir(CSRC)) if name.endswith(".c")],
         include_dirs=[CSRC],
-        extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+        extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", *_sanitize],
+        extra_link_args=_sanitize,
     )
     return ffi
 
