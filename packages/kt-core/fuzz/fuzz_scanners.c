@@ -1,5 +1,5 @@
 /* libFuzzer harness: every scanner entry point on every input, at every limit class.
-   Build (from packages/kt-core/fuzz): see README.md. Copies each input into an exact-size heap block.
+   Build (from packages/kt-core/fuzz): see README.md. Copies each input into an exact-size heap block. */
 #include <stdlib.h>
 #include <string.h>
 #include "ktcodec.h"
