@@ -20,7 +20,8 @@ def _read(name: str) -> str:
 
 
 # KT_SANITIZE=address (or address,undefined) builds the module instrumented; see fuzz/README.md.
-_sanitize = [f"-fsanitize={os.environ['KT_SANITIZE']}", "-fno-omit-frame-pointer", "-g"] if os.environ.get("KT_SANITIZE") else []
+_SANITIZE = os.environ.get("KT_SANITIZE")
+_sanitize = [f"-fsanitize={_SANITIZE}", "-fno-omit-frame-pointer", "-g"] if _SANITIZE else []
 
 
 def make_ffi() -> FFI:
