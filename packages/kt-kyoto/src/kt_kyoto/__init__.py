@@ -1,0 +1,16 @@
+"""kt_kyoto: the Kyoto Tycoon client.
+
+``KyotoTycoon`` speaks the binary protocol for get/set/remove, their bulk forms and scripts, and
+HTTP TSV-RPC for everything else; ``Cursor`` wraps the server's per-connection cursors.
+"""
+
+from __future__ import annotations
+
+from kt_serializers import KT_BINARY, KT_JSON, KT_MSGPACK, KT_NONE, KT_PICKLE
+
+from .client import KyotoTycoon
+from .cursor import Cursor
+
+__version__ = "0.1.0"
+
+__all__ = ["KT_BINARY", "KT_JSON", "KT_MSGPACK", "KT_NONE", "KT_PICKLE", "Cursor", "KyotoTycoon", "__version__"]

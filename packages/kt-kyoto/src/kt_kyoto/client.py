@@ -1,0 +1,646 @@
+"""The Kyoto Tycoon client.
+
+Protocols: the binary protocol for get/get_raw/set/remove, their bulk forms and script (one
+round trip, no HTTP parsing); HTTP TSV-RPC for everything else.
+
+Databases: ``db`` is an index (int >= 0) or a name (the database file's base name, e.g. ``"*"``,
+``"%"`` or ``"users.kct"``). HTTP calls pass it as given and the server resolves it. The binary
+protocol only carries indexes and silently skips an index the server does not have, so the client
+resolves names and checks indexes against the server's ``report`` (fetched once per client, and
+only for a name or an index other than 0) before sending.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any
+
+from kt_core.errors import (
+    BadRequestError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    KtError,
+    KyotoTycoonError,
+)
+from kt_core.kyoto_binary import (
+    encode_get_bulk,
+    encode_play_script,
+    encode_remove_bulk,
+    encode_set_bulk,
+    read_get_bulk,
+    read_play_script,
+    read_remove_bulk,
+    read_set_bulk,
+)
+from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
+from kt_core.pool import ConnectionPool, ThreadConnections
+from kt_serializers import KT_BINARY, get_serializer
+
+from ._util import (
+    DbSpec,
+    ExpireSpec,
+    KeyType,
+    check_db,
+    decode_key,
+    encode_key,
+    expire_to_xt,
+    http_db,
+    parse_number,
+)
+from .cursor import Cursor, walk
+
+__all__ = ["KyotoTycoon"]
+
+_STATUS_OK = 200
+_STATUS_LOGIC = 450
+
+
+def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
+    if isinstance(exc, TypeError):
+        return InvalidTypeError(str(exc))
+    return InvalidArgumentError(str(exc))
+
+
+class KyotoTycoon:
+    """Client for interacting with a Kyoto Tycoon server (see the module doc for protocols and databases).
+
+    One client may be shared by threads: each thread's requests run on a connection no other thread
+    uses; :meth:`checkin` returns the calling thread's connection to the pool.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1978,
+        serializer: Any = KT_BINARY,
+        decode_keys: bool = True,
+        timeout: float | None = None,
+        default_db: int | str = 0,
+        *,
+        connection_pool: ConnectionPool | None = None,
+    ) -> None:
+        if not isinstance(host, str):
+            raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
+        if type(port) is not int:
+            raise InvalidTypeError(f"port must be an int, not {type(port).__name__}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise InvalidTypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.decode_keys = bool(decode_keys)
+        self.serializer = get_serializer(serializer)
+        self._dumps = self.serializer.dumps
+        self._loads = self.serializer.loads
+        self._pool = connection_pool or ConnectionPool(host, port, timeout)
+        self._conns = ThreadConnections(self._pool)
+        self._host_header = host if ":" not in host else f"[{host}]"
+        self._cursor_ids = itertools.count(1)
+        self._db_lock = threading.Lock()
+        self._db_names: dict[str, int] | None = None  # from report: name -> index
+        self._db_count = 0
+        self._closed = False
+        self.set_database(default_db)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def __repr__(self) -> str:
+        return (f"<KyotoTycoon {self.host}:{self.port} db={self.default_db!r} "
+                f"serializer={getattr(self.serializer, 'name', type(self.serializer).__name__)!r}>")
+
+    def __enter__(self) -> KyotoTycoon:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def checkin(self) -> None:
+        """Return the calling thread's connection to the pool for re-use."""
+        self._conns.checkin()
+
+    def close(self) -> None:
+        """Close the calling thread's connection and every idle pooled connection."""
+        self._conns.close()
+
+    def set_database(self, db: int | str) -> None:
+        """Make ``db`` (an index or a name) the default database."""
+        db = check_db(db)
+        self.default_db = db
+        self._http_db = http_db(db)
+        # 0 always exists; any other default is checked (and a name resolved) on first binary use.
+        self._dbi = 0 if db == 0 else -1
+
+    def _rpc(self, procedure: str, params: Any) -> RpcResult:
+        conn = self._conns.get()
+        result: RpcResult = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
+        if result.close:
+            conn.close()
+        return result
+
+    def _rpc_ok(self, procedure: str, params: Any) -> RpcResult:
+        result = self._rpc(procedure, params)
+        if result.status != _STATUS_OK:
+            raise result.error()  # type: ignore[misc]
+        return result
+
+    def _rpc_bool(self, procedure: str, params: Any) -> bool:
+        """200 -> True, 450 (logical inconsistency: exists, missing, mismatch) -> False; other errors raise."""
+        result = self._rpc(procedure, params)
+        status = result.status
+        if status == _STATUS_OK:
+            return True
+        if status == _STATUS_LOGIC:
+            return False
+        raise result.error()  # type: ignore[misc]
+
+    def _hdb(self, db: Any) -> bytes:
+        return self._http_db if db is None else http_db(db)
+
+    def _load_databases(self) -> None:
+        result = self._rpc_ok("report", ())
+        names: dict[str, int] = {}
+        count = 0
+        for key, value in result.records:
+            if key.startswith(b"db_") and key[3:].isdigit():
+                index = int(key[3:])
+                count = max(count, index + 1)
+                for field in value.split(b" "):
+                    if field.startswith(b"path="):
+                        path = field[5:].decode("utf-8", "replace")
+                        # The server names a database by its file's base name; a later one wins.
+                        names[path.rsplit("/", 1)[-1]] = index
+        with self._db_lock:
+            self._db_names = names
+            self._db_count = count
+
+    def _dbidx(self, db: Any) -> int:
+        """The index to send on the binary protocol for ``db`` (None = the default); raises for unknown ones."""
+        if db is None:
+            if self._dbi >= 0:
+                return self._dbi
+            index = self._dbidx(self.default_db)
+            self._dbi = index
+            return index
+        db = check_db(db)
+        if db == 0:
+            return 0
+        if self._db_names is None:
+            self._load_databases()
+        if type(db) is int:
+            if db >= self._db_count:
+                raise BadRequestError(f"no such database: index {db} (the server has {self._db_count})")
+            return db
+        index = self._db_names.get(db)  # type: ignore[union-attr]
+        if index is None:
+            raise BadRequestError(f"no such database: {db!r}")
+        return index
+
+    def _key_out(self, key: bytes) -> str | bytes:
+        return decode_key(key) if self.decode_keys else key
+
+    def _dump(self, value: Any) -> bytes:
+        try:
+            return self._dumps(value)
+        except KtError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise _dumps_error(exc) from exc
+
+    # ------------------------------------------------------------------ binary protocol
+
+    def get(self, key: KeyType, db: DbSpec = None) -> Any:
+        """The deserialized value of ``key``, or None if it does not exist."""
+        if type(key) is not bytes:
+            key = encode_key(key)
+        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
+        records = self._conns.get().request(encode_get_bulk(((dbi, key),)), read_get_bulk)[1]
+        if records.__class__ is not list:
+            raise records
+        return self._loads(records[0][2]) if records else None
+
+    def get_raw(self, key: KeyType, db: DbSpec = None) -> bytes | None:
+        """The stored bytes of ``key``, or None if it does not exist."""
+        if type(key) is not bytes:
+            key = encode_key(key)
+        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
+        records = self._conns.get().request(encode_get_bulk(((dbi, key),)), read_get_bulk)[1]
+        if records.__class__ is not list:
+            raise records
+        return records[0][2] if records else None
+
+    def set(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> int:
+        """Store ``value`` at ``key``; returns the number of records set (1)."""
+        if type(key) is not bytes:
+            key = encode_key(key)
+        try:
+            data = self._dumps(value)
+        except KtError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise _dumps_error(exc) from exc
+        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
+        hits = self._conns.get().request(
+            encode_set_bulk(((dbi, key, data, expire_to_xt(expire_time)),)), read_set_bulk)[1]
+        if hits.__class__ is not int:
+            raise hits
+        return hits
+
+    def remove(self, key: KeyType, db: DbSpec = None) -> int:
+        """Remove ``key``; returns the number of records removed (0 or 1)."""
+        if type(key) is not bytes:
+            key = encode_key(key)
+        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
+        hits = self._conns.get().request(encode_remove_bulk(((dbi, key),)), read_remove_bulk)[1]
+        if hits.__class__ is not int:
+            raise hits
+        return hits
+
+    def _get_bulk(self, keys: Iterable[KeyType], db: DbSpec) -> list[tuple[int, bytes, bytes, int]]:
+        if isinstance(keys, (str, bytes, bytearray, memoryview)):
+            raise InvalidTypeError("keys must be a list of keys, not a single key")
+        dbi = self._dbidx(db)
+        request = encode_get_bulk([(dbi, encode_key(k)) for k in keys])
+        records = self._conns.get().request(request, read_get_bulk)[1]
+        if records.__class__ is not list:
+            raise records
+        return records
+
+    def get_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, Any]:
+        """A dict of the keys found and their deserialized values (missing keys are left out)."""
+        loads = self._loads
+        if self.decode_keys:
+            return {decode_key(k): loads(v) for _, k, v, _ in self._get_bulk(keys, db)}
+        return {k: loads(v) for _, k, v, _ in self._get_bulk(keys, db)}
+
+    def get_bulk_raw(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, bytes]:
+        """A dict of the keys found and their stored bytes."""
+        if self.decode_keys:
+            return {decode_key(k): v for _, k, v, _ in self._get_bulk(keys, db)}
+        return {k: v for _, k, v, _ in self._get_bulk(keys, db)}
+
+    def set_bulk(self, __data: Mapping[Any, Any] | None = None, db: DbSpec = None, expire_time: ExpireSpec = None,
+                 **kwargs: Any) -> int:
+        """Store every key/value pair of ``__data`` and ``kwargs``; returns the number of keys set."""
+        items: list[tuple[Any, Any]] = []
+        if __data is not None:
+            if not isinstance(__data, Mapping):
+                raise InvalidTypeError(f"set_bulk data must be a mapping, not {type(__data).__name__}")
+            items.extend(__data.items())
+        if kwargs:
+            items.extend(kwargs.items())
+        dbi = self._dbidx(db)
+        xt = expire_to_xt(expire_time)
+        dump = self._dump
+        records = [(dbi, encode_key(k), dump(v), xt) for k, v in items]
+        if not records:
+            return 0
+        hits = self._conns.get().request(encode_set_bulk(records), read_set_bulk)[1]
+        if hits.__class__ is not int:
+            raise hits
+        return hits
+
+    update = set_bulk
+
+    def remove_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> int:
+        """Remove every key in ``keys``; returns the number of keys removed."""
+        if isinstance(keys, (str, bytes, bytearray, memoryview)):
+            raise InvalidTypeError("keys must be a list of keys, not a single key")
+        dbi = self._dbidx(db)
+        records = [(dbi, encode_key(k)) for k in keys]
+        if not records:
+            return 0
+        hits = self._conns.get().request(encode_remove_bulk(records), read_remove_bulk)[1]
+        if hits.__class__ is not int:
+            raise hits
+        return hits
+
+    def script(self, name: str, __data: Mapping[Any, Any] | None = None, encode_values: bool = True,
+               **kwargs: Any) -> dict[Any, Any]:
+        """Call the Lua function ``name`` with the given records; returns its output records.
+
+        With ``encode_values`` the input values are serialized and the output values deserialized
+        with the client's serializer; otherwise values go as bytes/str and come back as bytes.
+        """
+        if isinstance(name, str):
+            bname = name.encode("utf-8")
+        elif isinstance(name, bytes):
+            bname = name
+        else:
+            raise InvalidTypeError(f"script name must be a str, not {type(name).__name__}")
+        if not bname:
+            raise InvalidArgumentError("script name must not be empty")
+        items: list[tuple[Any, Any]] = []
+        if __data is not None:
+            if not isinstance(__data, Mapping):
+                raise InvalidTypeError(f"script data must be a mapping, not {type(__data).__name__}")
+            items.extend(__data.items())
+        if kwargs:
+            items.extend(kwargs.items())
+        if encode_values:
+            dump = self._dump
+            records = [(encode_key(k), dump(v)) for k, v in items]
+        else:
+            records = [(encode_key(k), _raw_value(v)) for k, v in items]
+        result = self._conns.get().request(encode_play_script(bname, records), read_play_script)[1]
+        if result.__class__ is not list:
+            raise KyotoTycoonError(f"script {name!r} failed: {result} (undefined function, "
+                                   "an error returned by it, or a server without scripting)")
+        key_out = decode_key if self.decode_keys else _identity
+        if encode_values:
+            loads = self._loads
+            return {key_out(k): loads(v) for k, v in result}
+        return {key_out(k): v for k, v in result}
+
+    # ------------------------------------------------------------------ HTTP RPC: records
+
+    def add(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
+        """Store ``value`` only if ``key`` does not exist; False if it does."""
+        return self._rpc_bool("add", self._kv_params(key, value, db, expire_time))
+
+    def replace(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
+        """Store ``value`` only if ``key`` exists; False if it does not."""
+        return self._rpc_bool("replace", self._kv_params(key, value, db, expire_time))
+
+    def append(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
+        """Append ``value`` to the value at ``key`` (stores it if ``key`` does not exist)."""
+        self._rpc_ok("append", self._kv_params(key, value, db, expire_time))
+        return True
+
+    def _kv_params(self, key: Any, value: Any, db: Any, expire_time: Any) -> list[tuple[bytes, bytes]]:
+        params = [(b"key", encode_key(key)), (b"value", self._dump(value)), (b"DB", self._hdb(db))]
+        if expire_time is not None:
+            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
+        return params
+
+    def exists(self, key: KeyType, db: DbSpec = None) -> bool:
+        """True if ``key`` exists."""
+        return self._rpc_bool("check", ((b"key", encode_key(key)), (b"DB", self._hdb(db))))
+
+    def seize(self, key: KeyType, db: DbSpec = None) -> Any:
+        """Remove ``key`` and return its deserialized value, or None if it did not exist."""
+        result = self._rpc("seize", ((b"key", encode_key(key)), (b"DB", self._hdb(db))))
+        if result.status == _STATUS_OK:
+            value = result.get(b"value")
+            if value is None:
+                raise KyotoTycoonError("seize reply without a value")
+            return self._loads(value)
+        if result.status == _STATUS_LOGIC:
+            return None
+        raise result.error()  # type: ignore[misc]
+
+    pop = seize
+
+    def cas(self, key: KeyType, old_val: Any, new_val: Any, db: DbSpec = None,
+            expire_time: ExpireSpec = None) -> bool:
+        """Compare-and-swap: store ``new_val`` if the value is ``old_val``.
+
+        ``old_val=None`` requires the record to be absent; ``new_val=None`` removes it.
+        """
+        params = [(b"key", encode_key(key)), (b"DB", self._hdb(db))]
+        if old_val is not None:
+            params.append((b"oval", self._dump(old_val)))
+        if new_val is not None:
+            params.append((b"nval", self._dump(new_val)))
+        if expire_time is not None:
+            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
+        return self._rpc_bool("cas", params)
+
+    def incr(self, key: KeyType, n: int = 1, orig: int | None = None, db: DbSpec = None,
+             expire_time: ExpireSpec = None) -> int:
+        """Add ``n`` to the integer at ``key`` (``orig``, default 0, if it does not exist); returns the result.
+
+        Kyoto Tycoon stores the number as 8 bytes big-endian. Raises LogicalInconsistencyError if the
+        stored value is not such a number.
+        """
+        if type(n) is not int:
+            raise InvalidTypeError(f"incr n must be an int, not {type(n).__name__}")
+        params = [(b"key", encode_key(key)), (b"num", b"%d" % n), (b"DB", self._hdb(db))]
+        if orig is not None:
+            if type(orig) is not int:
+                raise InvalidTypeError(f"incr orig must be an int, not {type(orig).__name__}")
+            params.append((b"orig", b"%d" % orig))
+        if expire_time is not None:
+            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
+        return int(self._num(self._rpc_ok("increment", params)))
+
+    def incr_double(self, key: KeyType, n: float = 1.0, orig: float | None = None, db: DbSpec = None,
+                    expire_time: ExpireSpec = None) -> float:
+        """Add ``n`` to the floating-point number at ``key`` (``orig``, default 0, if missing); returns it."""
+        params = [(b"key", encode_key(key)), (b"num", _float_text(n, "n")), (b"DB", self._hdb(db))]
+        if orig is not None:
+            params.append((b"orig", _float_text(orig, "orig")))
+        if expire_time is not None:
+            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
+        return float(self._num(self._rpc_ok("increment_double", params)))
+
+    @staticmethod
+    def _num(result: RpcResult) -> bytes:
+        num = result.get(b"num")
+        if num is None:
+            raise KyotoTycoonError("reply without a num field")
+        return num
+
+    # ------------------------------------------------------------------ HTTP RPC: database
+
+    def clear(self, db: DbSpec = None) -> bool:
+        """Remove every record of the database."""
+        self._rpc_ok("clear", ((b"DB", self._hdb(db)),))
+        return True
+
+    def status(self, db: DbSpec = None) -> dict[str, Any]:
+        """The database's status fields (numbers as int/float)."""
+        return _fields(self._rpc_ok("status", ((b"DB", self._hdb(db)),)))
+
+    def report(self) -> dict[str, Any]:
+        """The server's report on itself and every database (numbers as int/float)."""
+        return _fields(self._rpc_ok("report", ()))
+
+    def synchronize(self, hard: bool = False, command: str | None = None, db: DbSpec = None) -> bool:
+        """Synchronize the database to its file (``hard``: to the device), then run ``command`` if given."""
+        params = [(b"DB", self._hdb(db))]
+        if hard:
+            params.append((b"hard", b"1"))
+        if command is not None:
+            if not isinstance(command, (str, bytes)):
+                raise InvalidTypeError(f"command must be a str, not {type(command).__name__}")
+            params.append((b"command", command.encode("utf-8") if isinstance(command, str) else command))
+        self._rpc_ok("synchronize", params)
+        return True
+
+    def vacuum(self, step: int = 0, db: DbSpec = None) -> bool:
+        """Remove expired records (``step`` > 0: that many steps; 0: all)."""
+        if type(step) is not int:
+            raise InvalidTypeError(f"step must be an int, not {type(step).__name__}")
+        if step < 0:
+            raise InvalidArgumentError(f"step must not be negative: {step}")
+        params = [(b"DB", self._hdb(db))]
+        if step:
+            params.append((b"step", b"%d" % step))
+        self._rpc_ok("vacuum", params)
+        return True
+
+    def count(self, db: DbSpec = None) -> int:
+        """The number of records in the database."""
+        return int(self._rpc_ok("status", ((b"DB", self._hdb(db)),)).get(b"count", b"0"))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @property
+    def size(self) -> int:
+        """The size of the default database, in bytes (status ``size``)."""
+        return int(self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"size", b"0"))
+
+    @property
+    def path(self) -> str:
+        """The path of the default database (status ``path``)."""
+        return self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"path", b"").decode("utf-8", "replace")
+
+    # ------------------------------------------------------------------ HTTP RPC: matching
+
+    def _match(self, procedure: str, params: list[tuple[bytes, bytes]], max_keys: int | None, db: Any) -> list[Any]:
+        if max_keys is not None:
+            if type(max_keys) is not int:
+                raise InvalidTypeError(f"max_keys must be an int, not {type(max_keys).__name__}")
+            if max_keys < 0:
+                raise InvalidArgumentError(f"max_keys must not be negative: {max_keys}")
+            params.append((b"max", b"%d" % max_keys))
+        params.append((b"DB", self._hdb(db)))
+        result = self._rpc_ok(procedure, params)
+        found = []
+        for key, value in result.records:
+            if key[:1] == b"_":
+                try:
+                    order = int(value)
+                except ValueError:
+                    order = 0
+                found.append((order, key[1:]))
+        # The value of each record is its rank in the server's answer; the TSV is sorted by key.
+        found.sort(key=_first)
+        if self.decode_keys:
+            return [decode_key(k) for _, k in found]
+        return [k for _, k in found]
+
+    def match_prefix(self, prefix: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
+        """Keys starting with ``prefix`` (at most ``max_keys``)."""
+        return self._match("match_prefix", [(b"prefix", encode_key(prefix))], max_keys, db)
+
+    def match_regex(self, regex: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
+        """Keys matching the regular expression (at most ``max_keys``). An invalid regex raises."""
+        return self._match("match_regex", [(b"regex", encode_key(regex))], max_keys, db)
+
+    def match_similar(self, origin: KeyType, distance: int | None = None, max_keys: int | None = None,
+                      db: DbSpec = None) -> list[Any]:
+        """Keys within edit distance ``distance`` (server default 1) of ``origin``, nearest first.
+
+        A ``str`` origin is compared by characters (UTF-8), a ``bytes`` origin by bytes.
+        """
+        params = [(b"origin", encode_key(origin))]
+        if distance is not None:
+            if type(distance) is not int:
+                raise InvalidTypeError(f"distance must be an int, not {type(distance).__name__}")
+            if distance < 0:
+                raise InvalidArgumentError(f"distance must not be negative: {distance}")
+            params.append((b"range", b"%d" % distance))
+        if isinstance(origin, str):
+            params.append((b"utf", b"1"))
+        return self._match("match_similar", params, max_keys, db)
+
+    # ------------------------------------------------------------------ item access
+
+    def __getitem__(self, key_or_keydb: Any) -> Any:
+        if type(key_or_keydb) is tuple:
+            key, db = key_or_keydb
+            return self.get(key, db)
+        return self.get(key_or_keydb)
+
+    def __setitem__(self, key_or_keydb: Any, value_or_valueexpire: Any) -> None:
+        if type(key_or_keydb) is tuple:
+            key, db = key_or_keydb
+        else:
+            key, db = key_or_keydb, None
+        if type(value_or_valueexpire) is tuple:
+            value, expire_time = value_or_valueexpire
+            self.set(key, value, db, expire_time)
+        else:
+            self.set(key, value_or_valueexpire, db)
+
+    def __delitem__(self, key_or_keydb: Any) -> None:
+        if type(key_or_keydb) is tuple:
+            key, db = key_or_keydb
+            self.remove(key, db)
+        else:
+            self.remove(key_or_keydb)
+
+    def __contains__(self, key_or_keydb: Any) -> bool:
+        if type(key_or_keydb) is tuple:
+            key, db = key_or_keydb
+            return self.exists(key, db)
+        return self.exists(key_or_keydb)
+
+    # ------------------------------------------------------------------ cursors and iteration
+
+    def cursor(self, db: DbSpec = None, cursor_id: int | None = None) -> Cursor:
+        """A cursor on ``db``, bound to a connection of its own (closed on the server when dropped)."""
+        if cursor_id is None:
+            cursor_id = next(self._cursor_ids)
+        elif type(cursor_id) is not int:
+            raise InvalidTypeError(f"cursor_id must be an int, not {type(cursor_id).__name__}")
+        elif cursor_id < 0:
+            raise InvalidArgumentError(f"cursor_id must not be negative: {cursor_id}")
+        return Cursor(self, self._hdb(db), cursor_id)
+
+    def keys(self, db: DbSpec = None) -> Generator[Any, None, None]:
+        """Every key of the database, lazily (a cursor walk, several steps per round trip)."""
+        key_out = decode_key if self.decode_keys else _identity
+        for key in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get_key"):
+            yield key_out(key)
+
+    def values(self, db: DbSpec = None) -> Generator[Any, None, None]:
+        """Every deserialized value of the database, lazily."""
+        loads = self._loads
+        for value in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get_value"):
+            yield loads(value)
+
+    def items(self, db: DbSpec = None) -> Generator[tuple[Any, Any], None, None]:
+        """Every (key, deserialized value) pair of the database, lazily."""
+        key_out = decode_key if self.decode_keys else _identity
+        loads = self._loads
+        for key, value in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get"):
+            yield key_out(key), loads(value)
+
+    def __iter__(self) -> Generator[Any, None, None]:
+        return self.keys()
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _first(pair: tuple[int, bytes]) -> int:
+    return pair[0]
+
+
+def _raw_value(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidTypeError(f"with encode_values=False values must be str or bytes, not {type(value).__name__}")
+
+
+def _float_text(n: Any, what: str) -> bytes:
+    if isinstance(n, bool) or not isinstance(n, (int, float)):
+        raise InvalidTypeError(f"incr_double {what} must be a number, not {type(n).__name__}")
+    n = float(n)
+    if n != n or n in (float("inf"), float("-inf")):
+        raise InvalidArgumentError(f"incr_double {what} must be finite, not {n}")
+    text = repr(n)
+    # The server parses plain decimals; avoid exponent notation.
+    return (text if "e" not in text else f"{n:.20f}").encode("ascii")
+
+
+def _fields(result: RpcResult) -> dict[str, Any]:
+    return {k.decode("utf-8", "replace"): parse_number(v.decode("utf-8", "replace")) for k, v in result.records}
