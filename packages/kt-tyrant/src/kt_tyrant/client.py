@@ -1,0 +1,730 @@
+"""TokyoTyrant: the Tokyo Tyrant 1.1.41 client.
+
+Every method is one request and one reply on the calling thread's pooled connection (one
+``sendall``). Framing lives in :mod:`kt_core.tyrant`; this module only maps Python arguments to
+request bytes and reply codes to return values.
+
+Reply codes. Tokyo Tyrant answers every failure with code 1, whatever the cause, so a code can
+only be read as an expected outcome where the command has one:
+
+==================  ===================================  ===========================================
+method              command                              code 1 means
+==================  ===================================  ===========================================
+get, get_raw        get                                  missing key -> ``None``
+remove              out                                  missing key -> ``0``
+add                 putkeep                              key exists -> ``False``
+exists, length      vsiz                                 missing key -> ``False`` / ``None``
+get_part            misc getpart                         missing key or start past the end -> ``False``
+error               misc error                           not a file database -> ``None``
+everything else     ...                                  :class:`TokyoTyrantError` (code, message)
+==================  ===================================  ===========================================
+
+A reply code other than 0 or 1 is never expected and always raises. Connection failures raise
+:class:`~kt_core.errors.KtConnectionError`, bad reply bytes :class:`~kt_core.errors.ProtocolError`:
+neither is ever turned into ``False`` or ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, Union
+
+from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
+from kt_core.pool import ConnectionPool, ThreadConnections
+from kt_core.tyrant import (
+    RDBMONOULOG,
+    RDBXOLCKGLB,
+    RDBXOLCKREC,
+    encode_adddouble,
+    encode_addint,
+    encode_copy,
+    encode_ext,
+    encode_fwmkeys,
+    encode_get,
+    encode_iterinit,
+    encode_iternext,
+    encode_mget,
+    encode_misc,
+    encode_optimize,
+    encode_out,
+    encode_put,
+    encode_putcat,
+    encode_putkeep,
+    encode_putnr,
+    encode_putshl,
+    encode_rnum,
+    encode_size,
+    encode_stat,
+    encode_sync,
+    encode_vanish,
+    encode_vsiz,
+    parse_stat,
+    read_adddouble,
+    read_addint,
+    read_copy,
+    read_ext,
+    read_fwmkeys,
+    read_get,
+    read_iterinit,
+    read_iternext,
+    read_mget,
+    read_misc,
+    read_optimize,
+    read_out,
+    read_put,
+    read_putcat,
+    read_putkeep,
+    read_putshl,
+    read_rnum,
+    read_size,
+    read_stat,
+    read_sync,
+    read_vanish,
+    read_vsiz,
+)
+from kt_serializers import KT_BINARY, BinarySerializer, NoneSerializer, get_serializer
+
+from .constants import INDEX_KEEP, INDEX_OPTIMIZE, INDEX_TYPES, INDEX_VOID
+
+__all__ = ["TokyoTyrant"]
+
+KeyType = Union[str, bytes]
+
+_ITER_BATCH_FIRST = 64
+_ITER_BATCH_MAX = 1024
+_SEARCH_COMMANDS = ("get", "out", "count")
+
+
+def _key_slow(key: object) -> bytes:
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, (bytes, bytearray)):
+        return bytes(key)
+    raise InvalidTypeError(f"tyrant keys must be str or bytes, got {type(key).__name__}")
+
+
+def _text(value: object, what: str) -> bytes:
+    """A name, path, option string or misc argument as bytes (str is UTF-8, ints decimal)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).encode("ascii")
+    raise InvalidTypeError(f"tyrant {what} must be str or bytes, got {type(value).__name__}")
+
+
+def _count(value: object, what: str, default: int) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidTypeError(f"tyrant {what} must be an int or None, got {type(value).__name__}")
+    if value < 0:
+        raise InvalidArgumentError(f"tyrant {what} must be >= 0, got {value}")
+    return value
+
+
+def _failed(command: str, code: int, detail: str = "") -> TokyoTyrantError:
+    message = f"tyrant {command} failed" + (f": {detail}" if detail else "")
+    return TokyoTyrantError(message, code)
+
+
+class TokyoTyrant:
+    """Client for a Tokyo Tyrant server.
+
+    ``serializer`` is a ``kt_serializers`` name or object (``KT_BINARY`` by default; ``TT_TABLE``
+    for a table database: values are dicts of columns, the primary key is not a column).
+    ``decode_keys``: keys returned by the server come back as ``str`` (bytes that are not UTF-8
+    stay ``bytes``); with ``False`` they come back as ``bytes``. Keys you pass may be ``str``
+    (sent as UTF-8) or ``bytes`` either way.
+
+    ``default_db``: Tokyo Tyrant serves exactly one database, so only ``0`` (or ``None``) is
+    accepted, for signature compatibility with :class:`KyotoTycoon`; any other value raises.
+
+    Connections come from a thread-safe pool; each thread uses its own connection.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 1978,
+        serializer: Any = KT_BINARY,
+        decode_keys: bool = True,
+        timeout: float | None = None,
+        default_db: int | None = 0,
+        connection_pool: ConnectionPool | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        if default_db not in (0, None) or isinstance(default_db, bool):
+            raise InvalidArgumentError(
+                f"Tokyo Tyrant serves a single database: default_db must be 0 or None, got {default_db!r}")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise InvalidArgumentError(f"port must be an int in 1..65535, got {port!r}")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.decode_keys = bool(decode_keys)
+        self.serializer = get_serializer(serializer)
+        self._dumps_fn: Callable[[Any], bytes] = self.serializer.dumps
+        self._loads: Callable[[bytes], Any] = self.serializer.loads
+        # get_part returns a slice of the stored bytes: only text-like serializers can decode one.
+        self._part_loads: Callable[[bytes], Any] = (
+            self._loads if isinstance(self.serializer, (BinarySerializer, NoneSerializer)) else bytes)
+        if connection_pool is None:
+            connection_pool = ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
+        self.pool = connection_pool
+        self._conns = ThreadConnections(connection_pool)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def __repr__(self) -> str:
+        return f"<TokyoTyrant {self.host}:{self.port} serializer={self.serializer!r}>"
+
+    def __enter__(self) -> TokyoTyrant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def checkin(self) -> None:
+        """Return the calling thread's connection to the pool for re-use."""
+        self._conns.checkin()
+
+    def close(self) -> None:
+        """Close the calling thread's connection and every idle pooled one."""
+        self._conns.close()
+
+    def _dumps(self, value: Any) -> bytes:
+        try:
+            return self._dumps_fn(value)
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from exc
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from exc
+
+    def _value(self, value: Any, encode: bool) -> bytes:
+        return self._dumps(value) if encode else _text(value, "value")
+
+    def _decode_key(self, key: bytes) -> KeyType:
+        if not self.decode_keys:
+            return key
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            return key
+
+    def _decode_keys(self, keys: Iterable[bytes]) -> list[KeyType]:
+        if not self.decode_keys:
+            return list(keys)
+        return [self._decode_key(k) for k in keys]
+
+    def _misc(self, command: str, args: Iterable[bytes], update_log: bool = True) -> tuple[int, list[bytes]]:
+        request = encode_misc(command.encode("ascii"), args, 0 if update_log else RDBMONOULOG)
+        r = self._conns.get().request(request, read_misc)
+        return r[1], r[2]
+
+    def _misc_ok(self, command: str, args: Iterable[bytes], update_log: bool = True) -> list[bytes]:
+        code, items = self._misc(command, args, update_log)
+        if code:
+            raise _failed(f"misc {command}", code)
+        return items
+
+    def _simple(self, command: str, request: bytes, read_fn: Callable[..., Any]) -> bool:
+        r = self._conns.get().request(request, read_fn)
+        if r[1]:
+            raise _failed(command, r[1])
+        return True
+
+    # ------------------------------------------------------------------ records
+
+    def get(self, key: KeyType) -> Any:
+        """The deserialized value of ``key``, or None if it does not exist."""
+        if key.__class__ is str:
+            key = key.encode("utf-8")  # type: ignore[union-attr]
+        elif key.__class__ is not bytes:
+            key = _key_slow(key)
+        r = self._conns.get().request(encode_get(key), read_get)  # type: ignore[arg-type]
+        if r[1]:
+            if r[1] == 1:
+                return None
+            raise _failed("get", r[1])
+        return self._loads(r[2])
+
+    def get_raw(self, key: KeyType) -> bytes | None:
+        """The stored bytes of ``key``, or None if it does not exist."""
+        if key.__class__ is str:
+            key = key.encode("utf-8")  # type: ignore[union-attr]
+        elif key.__class__ is not bytes:
+            key = _key_slow(key)
+        r = self._conns.get().request(encode_get(key), read_get)  # type: ignore[arg-type]
+        if r[1]:
+            if r[1] == 1:
+                return None
+            raise _failed("get", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    def set(self, key: KeyType, value: Any) -> bool:
+        """Store ``value`` (serialized) under ``key``, overwriting. True; a failure raises."""
+        if key.__class__ is str:
+            key = key.encode("utf-8")  # type: ignore[union-attr]
+        elif key.__class__ is not bytes:
+            key = _key_slow(key)
+        try:
+            data = self._dumps_fn(value)
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from exc
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from exc
+        r = self._conns.get().request(encode_put(key, data), read_put)  # type: ignore[arg-type]
+        if r[1]:
+            raise _failed("put", r[1])
+        return True
+
+    def remove(self, key: KeyType) -> int:
+        """Remove ``key``: the number of records removed (1, or 0 if it did not exist)."""
+        r = self._conns.get().request(encode_out(_key_slow(key)), read_out)
+        if r[1]:
+            if r[1] == 1:
+                return 0
+            raise _failed("out", r[1])
+        return 1
+
+    def add(self, key: KeyType, value: Any) -> bool:
+        """Store only if ``key`` does not exist (putkeep): True if added, False if it existed."""
+        r = self._conns.get().request(encode_putkeep(_key_slow(key), self._dumps(value)), read_putkeep)
+        if r[1]:
+            if r[1] == 1:
+                return False
+            raise _failed("putkeep", r[1])
+        return True
+
+    def append(self, key: KeyType, value: Any) -> bool:
+        """Append the serialized ``value`` to the record (putcat; creates it if missing). True."""
+        return self._simple("putcat", encode_putcat(_key_slow(key), self._dumps(value)), read_putcat)
+
+    def addshl(self, key: KeyType, value: Any, width: int) -> bool:
+        """Append ``value`` then keep only the last ``width`` bytes of the record (putshl). True."""
+        if not isinstance(width, int) or isinstance(width, bool):
+            raise InvalidTypeError(f"tyrant addshl: width must be an int, got {type(width).__name__}")
+        return self._simple("putshl", encode_putshl(_key_slow(key), self._dumps(value), width), read_putshl)
+
+    def setnr(self, key: KeyType, value: Any) -> None:
+        """Store without waiting for a reply (putnr: the server never answers it)."""
+        self._conns.get().send(encode_putnr(_key_slow(key), self._dumps(value)))
+
+    def setnr_bulk(self, __data: Mapping[KeyType, Any] | None = None, **kwargs: Any) -> None:
+        """Store several records with putnr, all in one write; nothing is read back."""
+        items = self._bulk_items(__data, kwargs)
+        if items:
+            self._conns.get().send(b"".join([encode_putnr(k, v) for k, v in items]))
+
+    def setdup(self, key: KeyType, value: Any) -> bool:
+        """Store ``value``; on a B+ tree file database an existing key keeps its old values too (misc putdup).
+
+        The in-memory tree and the hash databases refuse it: that raises TokyoTyrantError.
+        """
+        self._misc_ok("putdup", [_key_slow(key), self._dumps(value)])
+        return True
+
+    def setdupback(self, key: KeyType, value: Any) -> bool:
+        """Like :meth:`setdup`, but the new value goes before the existing ones (misc putdupback)."""
+        self._misc_ok("putdupback", [_key_slow(key), self._dumps(value)])
+        return True
+
+    def get_part(self, key: KeyType, start: int | None = None, end: int | None = None) -> Any:
+        """Part of the value of ``key``: ``end`` bytes (all if None) from offset ``start`` (0 if None).
+
+        False if the key does not exist or ``start`` is not below the value's length. With KT_BINARY
+        the part is decoded like a value (str, or bytes if it is not UTF-8); with KT_NONE it is bytes;
+        with any other serializer it is the raw bytes (a slice of serialized data cannot be decoded).
+        """
+        args = [_key_slow(key), b"%d" % _count(start, "get_part start", 0)]
+        if end is not None:
+            args.append(b"%d" % _count(end, "get_part end", 0))
+        code, items = self._misc("getpart", args, update_log=False)
+        if code == 1:
+            return False
+        if code or not items:
+            raise _failed("misc getpart", code, "no part in the reply")
+        return self._part_loads(items[0])
+
+    def exists(self, key: KeyType) -> bool:
+        """True if ``key`` exists (vsiz)."""
+        r = self._conns.get().request(encode_vsiz(_key_slow(key)), read_vsiz)
+        if r[1] and r[1] != 1:
+            raise _failed("vsiz", r[1])
+        return not r[1]
+
+    def length(self, key: KeyType) -> int | None:
+        """The size in bytes of the value of ``key`` (vsiz), or None if it does not exist."""
+        r = self._conns.get().request(encode_vsiz(_key_slow(key)), read_vsiz)
+        if r[1]:
+            if r[1] == 1:
+                return None
+            raise _failed("vsiz", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    def incr(self, key: KeyType, n: int = 1) -> int:
+        """Add ``n`` (may be negative) to the 4-byte integer record (addint); the new value.
+
+        A missing record starts at 0. A record that is not a 4-byte integer raises TokyoTyrantError.
+        """
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise InvalidTypeError(f"tyrant incr: n must be an int, got {type(n).__name__}")
+        r = self._conns.get().request(encode_addint(_key_slow(key), n), read_addint)
+        if r[1]:
+            raise _failed("addint", r[1], "the existing record is not a 4-byte integer")
+        return r[2]  # type: ignore[no-any-return]
+
+    def incr_double(self, key: KeyType, n: float = 1.0) -> float:
+        """Add ``n`` to the 8-byte double record (adddouble); the new value."""
+        if not isinstance(n, (int, float)) or isinstance(n, bool):
+            raise InvalidTypeError(f"tyrant incr_double: n must be a number, got {type(n).__name__}")
+        r = self._conns.get().request(encode_adddouble(_key_slow(key), float(n)), read_adddouble)
+        if r[1]:
+            raise _failed("adddouble", r[1], "the existing record is not an 8-byte double")
+        return r[2]  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ bulk
+
+    def get_bulk(self, keys: Iterable[KeyType]) -> dict[KeyType, Any]:
+        """A dict of the keys that exist and their deserialized values (mget)."""
+        pairs = self._mget(keys)
+        loads = self._loads
+        if not self.decode_keys:
+            return {k: loads(v) for k, v in pairs}
+        decode = self._decode_key
+        return {decode(k): loads(v) for k, v in pairs}
+
+    def get_bulk_raw(self, keys: Iterable[KeyType]) -> dict[KeyType, bytes]:
+        """A dict of the keys that exist and their stored bytes (mget)."""
+        pairs = self._mget(keys)
+        if not self.decode_keys:
+            return dict(pairs)
+        decode = self._decode_key
+        return {decode(k): v for k, v in pairs}
+
+    mget = get_bulk
+
+    def _mget(self, keys: Iterable[KeyType]) -> list[tuple[bytes, bytes]]:
+        if isinstance(keys, (str, bytes, bytearray)):
+            raise InvalidTypeError("tyrant get_bulk: keys must be a list of keys, not a single key")
+        raw = [k.encode("utf-8") if k.__class__ is str else _key_slow(k) for k in keys]
+        if not raw:
+            return []
+        r = self._conns.get().request(encode_mget(raw), read_mget)
+        if r[1]:
+            raise _failed("mget", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    def _bulk_items(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
+        if data is not None and not isinstance(data, Mapping):
+            raise InvalidTypeError(f"tyrant bulk data must be a mapping, got {type(data).__name__}")
+        items: list[tuple[bytes, bytes]] = []
+        dumps = self._dumps
+        for source in (data or {}, kwargs):
+            for k, v in source.items():
+                items.append((_key_slow(k), dumps(v)))
+        return items
+
+    def set_bulk(self, __data: Mapping[KeyType, Any] | None = None, **kwargs: Any) -> bool:
+        """Store several records in one request (misc putlist). True; a failure raises.
+
+        On a B+ tree *file* database (``.tcb``) the server's putlist adds duplicates (it calls
+        putdup): an existing key keeps its old value first. Use :meth:`set` there to overwrite.
+        """
+        items = self._bulk_items(__data, kwargs)
+        if not items:
+            return True
+        args = [x for kv in items for x in kv]
+        self._misc_ok("putlist", args)
+        return True
+
+    def update(self, __data: Mapping[KeyType, Any] | None = None, db: int | None = None,
+               expire_time: int | None = None, **kwargs: Any) -> bool:
+        """See :meth:`set_bulk`. ``db`` and ``expire_time`` exist for KyotoTycoon compatibility only:
+        Tokyo Tyrant has one database and no expiry, so a value other than None raises."""
+        if db not in (None, 0) or isinstance(db, bool):
+            raise InvalidArgumentError("Tokyo Tyrant serves a single database: db must be None or 0")
+        if expire_time is not None:
+            raise InvalidArgumentError("Tokyo Tyrant has no record expiry: expire_time must be None")
+        return self.set_bulk(__data, **kwargs)
+
+    def remove_bulk(self, keys: Iterable[KeyType]) -> bool:
+        """Remove several keys in one request (misc outlist); missing keys are ignored. True."""
+        if isinstance(keys, (str, bytes, bytearray)):
+            raise InvalidTypeError("tyrant remove_bulk: keys must be a list of keys, not a single key")
+        raw = [_key_slow(k) for k in keys]
+        if raw:
+            self._misc_ok("outlist", raw)
+        return True
+
+    # ------------------------------------------------------------------ scripting and misc
+
+    def script(self, name: str | bytes, key: KeyType | None = None, value: Any = None, lock_records: bool = False,
+               lock_all: bool = False, encode_value: bool = True, decode_result: bool = False) -> Any:
+        """Call the Lua extension function ``name(key, value)`` (ext) and return its result.
+
+        ``value`` is serialized when ``encode_value`` (else it must be str/bytes); the result is
+        deserialized when ``decode_result`` (else bytes). A missing function, or one that returned
+        nil (failure), raises TokyoTyrantError.
+        """
+        opts = (RDBXOLCKREC if lock_records else 0) | (RDBXOLCKGLB if lock_all else 0)
+        raw_key = b"" if key is None else _key_slow(key)
+        raw_value = b"" if value is None else self._value(value, encode_value)
+        fn = _text(name, "script name")
+        r = self._conns.get().request(encode_ext(fn, raw_key, raw_value, opts), read_ext)
+        if r[1]:
+            raise _failed("ext", r[1], f"function {fn.decode('utf-8', 'replace')!r} is missing or failed")
+        return self._loads(r[2]) if decode_result else r[2]
+
+    def misc(self, cmd: str | bytes, args: Iterable[str | bytes | int] | None = None,
+             update_log: bool = True) -> list[bytes]:
+        """Run a misc database function; its result list of bytes. A failure raises TokyoTyrantError.
+
+        ``update_log=False`` keeps the call out of the server's update log (RDBMONOULOG).
+        """
+        if isinstance(args, (str, bytes, bytearray)):
+            raise InvalidTypeError("tyrant misc: args must be a list, not a single string")
+        name = _text(cmd, "misc command")
+        raw = [_text(a, "misc argument") for a in (args or ())]
+        r = self._conns.get().request(encode_misc(name, raw, 0 if update_log else RDBMONOULOG), read_misc)
+        if r[1]:
+            raise _failed(f"misc {name.decode('utf-8', 'replace')}", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ database
+
+    def clear(self) -> bool:
+        """Remove every record (vanish). True."""
+        return self._simple("vanish", encode_vanish(), read_vanish)
+
+    def status(self) -> dict[str, int | float | str]:
+        """The server's status (stat), numbers parsed."""
+        r = self._conns.get().request(encode_stat(), read_stat)
+        if r[1]:
+            raise _failed("stat", r[1])
+        return parse_stat(r[2])
+
+    def count(self) -> int:
+        """The number of records (rnum)."""
+        r = self._conns.get().request(encode_rnum(), read_rnum)
+        if r[1]:
+            raise _failed("rnum", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @property
+    def size(self) -> int:
+        """The database size in bytes (size)."""
+        r = self._conns.get().request(encode_size(), read_size)
+        if r[1]:
+            raise _failed("size", r[1])
+        return r[2]  # type: ignore[no-any-return]
+
+    @property
+    def error(self) -> tuple[int, str] | None:
+        """``(code, message)`` of the database's last error (misc error), e.g. ``(0, 'success')``.
+
+        Only file databases report one; on the in-memory databases this is None.
+        """
+        code, items = self._misc("error", [], update_log=False)
+        if code == 1:
+            return None
+        if code or not items:
+            raise _failed("misc error", code)
+        text = items[0].decode("utf-8", "replace")
+        number, _, message = text.partition(": ")
+        try:
+            return int(number), message
+        except ValueError:
+            return -1, text
+
+    def optimize(self, options: str | bytes = "") -> bool:
+        """Rebuild the database with tuning ``options`` (e.g. ``"bnum=1000"``). True."""
+        return self._simple("optimize", encode_optimize(_text(options, "optimize options")), read_optimize)
+
+    def synchronize(self) -> bool:
+        """Flush the database to disk (sync). True."""
+        return self._simple("sync", encode_sync(), read_sync)
+
+    def copy(self, path: str | bytes) -> bool:
+        """Copy the database file to ``path`` on the server (copy). True."""
+        return self._simple("copy", encode_copy(_text(path, "copy path")), read_copy)
+
+    # ------------------------------------------------------------------ ranges and iteration
+
+    def _pairs_to_dict(self, items: list[bytes]) -> dict[KeyType, Any]:
+        loads = self._loads
+        decode = self._decode_key
+        return {decode(items[i]): loads(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+    def get_range(self, start: KeyType | None, stop: KeyType | None = None, max_keys: int | None = 0) -> dict[
+            KeyType, Any]:
+        """Records with ``start <= key < stop`` in key order (misc range); B+ tree databases only.
+
+        ``start`` None begins at the first key, ``stop`` None runs to the end; ``max_keys`` 0 or
+        None: no limit. Other database types refuse it (TokyoTyrantError).
+        """
+        args = [b"" if start is None else _key_slow(start), b"%d" % _count(max_keys, "max_keys", 0)]
+        if stop is not None:
+            args.append(_key_slow(stop))
+        return self._pairs_to_dict(self._misc_ok("range", args, update_log=False))
+
+    def match_prefix(self, prefix: KeyType, max_keys: int | None = 1024) -> list[KeyType]:
+        """Keys starting with ``prefix`` (fwmkeys), at most ``max_keys`` (None: no limit)."""
+        limit = -1 if max_keys is None else _count(max_keys, "max_keys", 0)
+        r = self._conns.get().request(encode_fwmkeys(_key_slow(prefix), limit), read_fwmkeys)
+        if r[1]:
+            raise _failed("fwmkeys", r[1])
+        return self._decode_keys(r[2])
+
+    def match_regex(self, regex: str | bytes, max_keys: int | None = 1024) -> list[KeyType]:
+        """Keys matching the POSIX extended ``regex`` (misc regex; a leading ``*`` ignores case)."""
+        args = [_text(regex, "regex"), b"%d" % _count(max_keys, "max_keys", 0)]
+        items = self._misc_ok("regex", args, update_log=False)
+        return self._decode_keys(items[0::2])
+
+    def _iterate(self, first: bytes, next_request: bytes, read_first: Callable[..., Any],
+                 read_next: Callable[..., Any], command: str) -> list[Any]:
+        """Reset the iterator and collect iternext replies, pipelined in growing batches.
+
+        Every reply sent for is read, even after the end or an error, so the connection stays in step.
+        """
+        conn = self._conns.get()
+        batch = _ITER_BATCH_FIRST
+        conn.send(first + next_request * batch)
+        init = conn.read(read_first)
+        results: list[Any] = []
+        done = bool(init[1])
+        while True:
+            for _ in range(batch):
+                r = conn.read(read_next)
+                if r[1]:
+                    done = True
+                elif not done:
+                    results.append(r[2])
+            if done:
+                break
+            batch = min(batch * 2, _ITER_BATCH_MAX)
+            conn.send(next_request * batch)
+        if init[1]:
+            raise _failed(command, init[1])
+        return results
+
+    def keys(self) -> list[KeyType]:
+        """Every key (iterinit/iternext).
+
+        The server has ONE iterator per database, shared by all clients: while another client
+        iterates (keys, items, iter_from), the results of both are wrong. Prefer
+        :meth:`match_prefix` or :meth:`get_range` where they give the answer you need.
+        """
+        keys = self._iterate(encode_iterinit(), encode_iternext(), read_iterinit, read_iternext, "iterinit")
+        return self._decode_keys(keys)
+
+    def _misc_iterate(self, start: bytes | None) -> list[tuple[KeyType, Any]]:
+        init = encode_misc(b"iterinit", [] if start is None else [start], RDBMONOULOG)
+        records = self._iterate(init, encode_misc(b"iternext", [], RDBMONOULOG), read_misc, read_misc,
+                                "misc iterinit")
+        loads = self._loads
+        decode = self._decode_key
+        return [(decode(rec[0]), loads(rec[1] if len(rec) > 1 else b"")) for rec in records]
+
+    def items(self) -> list[tuple[KeyType, Any]]:
+        """Every ``(key, value)`` (misc iterinit/iternext). Not safe while another client iterates:
+        see :meth:`keys`."""
+        return self._misc_iterate(None)
+
+    def iter_from(self, start_key: KeyType) -> dict[KeyType, Any]:
+        """Records from ``start_key`` on, in the iterator's order (key order on a B+ tree).
+
+        Not safe while another client iterates (see :meth:`keys`); on a B+ tree prefer :meth:`get_range`.
+        """
+        return dict(self._misc_iterate(_key_slow(start_key)))
+
+    # ------------------------------------------------------------------ item access
+
+    def __getitem__(self, key: KeyType | slice) -> Any:
+        """``client[key]`` is :meth:`get`; on a B+ tree ``client['a':'c']`` is ``get_range('a', 'c')``."""
+        if isinstance(key, slice):
+            if key.step is not None:
+                raise InvalidArgumentError("tyrant key slices take no step")
+            return self.get_range(key.start, key.stop)
+        return self.get(key)
+
+    def __setitem__(self, key: KeyType, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: KeyType) -> None:
+        self.remove(key)
+
+    def __contains__(self, key: KeyType) -> bool:
+        return self.exists(key)
+
+    # ------------------------------------------------------------------ table databases
+
+    def set_index(self, name: str | bytes, index_type: int, check_exists: bool = False) -> bool:
+        """Create an ``INDEX_*`` index on column ``name`` (misc setindex). True.
+
+        With ``check_exists`` an existing index makes the server fail: TokyoTyrantError.
+        """
+        if index_type not in INDEX_TYPES or isinstance(index_type, bool):
+            raise InvalidArgumentError(f"index_type must be an INDEX_* constant, got {index_type!r}")
+        kind = index_type | INDEX_KEEP if check_exists else index_type
+        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % kind])
+        return True
+
+    def optimize_index(self, name: str | bytes) -> bool:
+        """Optimize the index on column ``name``. True."""
+        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % INDEX_OPTIMIZE])
+        return True
+
+    def delete_index(self, name: str | bytes) -> bool:
+        """Remove the index on column ``name``. True (a missing index raises TokyoTyrantError)."""
+        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % INDEX_VOID])
+        return True
+
+    def search(self, expressions: Iterable[str | bytes], cmd: str | None = None) -> Any:
+        """Run a table query (misc search) built from ``expressions`` (see QueryBuilder.build_search).
+
+        ``cmd`` None: the matching primary keys; ``"get"``: ``[(key, value), ...]``; ``"count"``: an
+        int; ``"out"``: remove the matches, True.
+        """
+        if isinstance(expressions, (str, bytes, bytearray)):
+            raise InvalidTypeError("tyrant search: expressions must be a list")
+        if cmd is not None and cmd not in _SEARCH_COMMANDS:
+            raise InvalidArgumentError(f"tyrant search: cmd must be None, 'get', 'out' or 'count', got {cmd!r}")
+        args = [_text(e, "search expression") for e in expressions]
+        if cmd is not None:
+            args.append(cmd.encode("ascii"))
+        items = self._misc_ok("search", args, update_log=(cmd == "out"))
+        if cmd is None:
+            return self._decode_keys(items)
+        if cmd == "count":
+            try:
+                return int(items[0])
+            except (IndexError, ValueError):
+                raise _failed("misc search", 0, f"count reply {items!r} is not a number") from None
+        if cmd == "out":
+            return True
+        loads = self._loads
+        decode = self._decode_key
+        out = []
+        for element in items:
+            # "\0pk\0col\0val...": the primary key is stored under the empty column name, first.
+            pos = element.find(b"\x00", 1)
+            if pos < 0:
+                out.append((decode(element[1:]), loads(b"")))
+            else:
+                out.append((decode(element[1:pos]), loads(element[pos + 1:])))
+        return out
+
+    def genuid(self) -> int:
+        """A new unique id from a table database (misc genuid)."""
+        items = self._misc_ok("genuid", [])
+        try:
+            return int(items[0])
+        except (IndexError, ValueError):
+            raise _failed("misc genuid", 0, f"reply {items!r} is not a number") from None

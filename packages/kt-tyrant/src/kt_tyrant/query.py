@@ -1,0 +1,141 @@
+"""QueryBuilder: table-database queries for Tokyo Tyrant (misc ``search``).
+
+A query is a list of misc ``search`` arguments, each NUL-separated as the server's
+``tcrdbqryaddcond``/``tcrdbqrysetorder``/``tcrdbqrysetlimit`` build them:
+
+- ``addcond NUL column NUL op NUL expression`` (op as decimal text, flags or-ed in),
+- ``setorder NUL column NUL type``,
+- ``setlimit NUL max NUL skip`` (max -1: no limit).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kt_core.errors import InvalidArgumentError, InvalidTypeError
+
+from .constants import ALL_OPS, MULTI_TOKEN_OPS, OP_NEGATE, OP_NOINDEX, ORDER_STR_ASC, ORDERS
+
+if TYPE_CHECKING:
+    from .client import TokyoTyrant
+
+__all__ = ["QueryBuilder", "encode_expression"]
+
+# The server splits token lists at any of these (tctdb.c: "\t\n\r ,"); we join with a comma.
+_TOKEN_SEPARATORS = (b" ", b",", b"\t", b"\r", b"\n")
+_FLAGS = OP_NEGATE | OP_NOINDEX
+
+
+def _text(value: object, what: str) -> bytes:
+    if isinstance(value, str):
+        data = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        data = repr(value).encode("ascii") if isinstance(value, float) else str(value).encode("ascii")
+    else:
+        raise InvalidTypeError(f"query {what} must be str, bytes, int or float, got {type(value).__name__}")
+    if b"\x00" in data:
+        raise InvalidArgumentError(f"query {what} cannot contain a NUL byte: {value!r}")
+    return data
+
+
+def _name(value: object, what: str) -> bytes:
+    if not isinstance(value, (str, bytes, bytearray)):
+        raise InvalidTypeError(f"query {what} must be str or bytes, got {type(value).__name__}")
+    return _text(value, what)
+
+
+def encode_expression(op: int, value: Any) -> bytes:
+    """The expression text of a condition: numbers as decimal text, token lists comma-joined."""
+    base = op & ~_FLAGS
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if base not in MULTI_TOKEN_OPS:
+            raise InvalidArgumentError(f"query operator {op} takes one value, not a {type(value).__name__}")
+        tokens = [_text(v, "token") for v in value]
+        for t in tokens:
+            if not t or any(sep in t for sep in _TOKEN_SEPARATORS):
+                raise InvalidArgumentError(
+                    f"query token {t!r} is empty or holds a separator (space, comma, tab, CR, LF)")
+        return b",".join(tokens)
+    return _text(value, "value")
+
+
+def _check_int(value: object, what: str, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidTypeError(f"query {what} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise InvalidArgumentError(f"query {what} must be >= {minimum}, got {value}")
+    return value
+
+
+class QueryBuilder:
+    """Construct and execute table queries. Every builder method returns the builder (chainable).
+
+    ``order_by`` keeps only the last ordering given: Tokyo Tyrant 1.1.41 orders by one column.
+    """
+
+    def __init__(self) -> None:
+        self._conditions: list[bytes] = []
+        self._order: bytes | None = None
+        self._limit: int | None = None
+        self._offset: int | None = None
+
+    def __repr__(self) -> str:
+        return (f"<QueryBuilder conditions={len(self._conditions)} order={self._order!r} "
+                f"limit={self._limit} offset={self._offset}>")
+
+    def filter(self, column: str | bytes, op: int, value: Any) -> QueryBuilder:
+        """Add a condition; ``op`` is an ``OP_*`` constant, optionally or-ed with OP_NEGATE/OP_NOINDEX."""
+        col = _name(column, "column")
+        if not isinstance(op, int) or isinstance(op, bool) or (op & ~_FLAGS) not in ALL_OPS or op < 0:
+            raise InvalidArgumentError(f"query operator must be an OP_* constant (| OP_NEGATE, OP_NOINDEX), got {op!r}")
+        expr = encode_expression(op, value)
+        self._conditions.append(b"addcond\x00" + col + b"\x00" + str(op).encode("ascii") + b"\x00" + expr)
+        return self
+
+    def order_by(self, column: str | bytes, ordering: int | None = None) -> QueryBuilder:
+        """Order results by ``column`` (``ORDER_*``, default ORDER_STR_ASC)."""
+        col = _name(column, "column")
+        if ordering is None:
+            ordering = ORDER_STR_ASC
+        if ordering not in ORDERS or isinstance(ordering, bool):
+            raise InvalidArgumentError(f"query ordering must be an ORDER_* constant, got {ordering!r}")
+        self._order = b"setorder\x00" + col + b"\x00" + str(ordering).encode("ascii")
+        return self
+
+    def limit(self, limit: int | None = None) -> QueryBuilder:
+        """At most ``limit`` results (None: no limit)."""
+        self._limit = None if limit is None else _check_int(limit, "limit", 0)
+        return self
+
+    def offset(self, offset: int | None = None) -> QueryBuilder:
+        """Skip the first ``offset`` results (None: none)."""
+        self._offset = None if offset is None else _check_int(offset, "offset", 0)
+        return self
+
+    def build_search(self) -> list[bytes]:
+        """The misc ``search`` arguments of this query (without the final command)."""
+        args = list(self._conditions)
+        if self._order is not None:
+            args.append(self._order)
+        if self._limit is not None or self._offset is not None:
+            limit = -1 if self._limit is None else self._limit
+            args.append(b"setlimit\x00%d\x00%d" % (limit, self._offset or 0))
+        return args
+
+    def execute(self, client: TokyoTyrant) -> list[Any]:
+        """The primary keys of the matching records."""
+        return client.search(self.build_search())  # type: ignore[no-any-return]
+
+    def get(self, client: TokyoTyrant) -> list[tuple[Any, Any]]:
+        """``(key, value)`` for each matching record; with TT_TABLE the value is a dict of columns."""
+        return client.search(self.build_search(), "get")  # type: ignore[no-any-return]
+
+    def count(self, client: TokyoTyrant) -> int:
+        """The number of matching records (the server applies limit and offset to the count too)."""
+        return client.search(self.build_search(), "count")  # type: ignore[no-any-return]
+
+    def delete(self, client: TokyoTyrant) -> bool:
+        """Remove the matching records; True on success."""
+        return client.search(self.build_search(), "out")  # type: ignore[no-any-return]
