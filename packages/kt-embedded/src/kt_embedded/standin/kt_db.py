@@ -1,0 +1,547 @@
+"""The Kyoto Tycoon stand-in's data model: in-memory databases with per-record expiry, and cursors.
+
+Semantics follow Kyoto Cabinet's ``TimedDB`` as ktserver 0.9.56 uses it:
+
+- ``xt`` given to a write is relative seconds when positive, ``-epoch`` (absolute) when negative,
+  ``XT_NONE`` (INT64_MAX) for no expiry; stored expiries are absolute, capped at ``XTMAX``
+  (2**40 - 1, which also means "no expiry"). Every write replaces the record's expiry.
+- A record whose expiry is below the current second is gone.
+- Failures raise :class:`DBError` carrying Kyoto Cabinet's error code, name and message, which the
+  server formats as ``DB: 7: no record: no record``.
+- An ordered database (``%``, ``+``, ``.kct``...) keeps its keys sorted by bytes (B+ tree); an
+  unordered one (``*``, ``.kch``...) iterates in insertion order and has no backward cursor moves.
+
+Every public method takes the database's lock (the server is threaded).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import threading
+import time
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Iterator
+from typing import Optional
+
+__all__ = [
+    "XTMAX",
+    "XT_NONE",
+    "DBError",
+    "KtDatabase",
+    "KtCursor",
+    "database_from_spec",
+    "NOIMPL",
+    "NOREC",
+    "DUPREC",
+    "LOGIC",
+]
+
+XTMAX = (1 << 40) - 1
+XT_NONE = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_DECUNIT = 1000000000000000  # increment_double's fraction unit (10**15)
+
+# Kyoto Cabinet error codes and names (kc::BasicDB::Error).
+NOIMPL, INVALID, DUPREC, NOREC, LOGIC = 1, 2, 6, 7, 8
+_ERROR_NAMES = {NOIMPL: "not implemented", INVALID: "invalid operation", DUPREC: "record duplication",
+                NOREC: "no record", LOGIC: "logical inconsistency"}
+
+_I64 = struct.Struct(">q")
+_I64X2 = struct.Struct(">qq")
+
+
+class DBError(Exception):
+    """A Kyoto Cabinet database error: ``code`` (kc error code) and ``message`` (its detail)."""
+
+    def __init__(self, code: int, message: Optional[str] = None) -> None:
+        self.code = code
+        self.name = _ERROR_NAMES.get(code, "miscellaneous error")
+        self.message = message if message is not None else self.name
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"DB: {self.code}: {self.name}: {self.message}"
+
+
+def absolute_xt(xt: int, now: int) -> int:
+    """A write's ``xt`` parameter as the absolute expiry stored (kc TimedDB's rule)."""
+    if xt < 0:
+        xt = -max(xt, _INT64_MIN // 2)
+    else:
+        xt = min(xt, _INT64_MAX // 2) + now
+    return min(xt, XTMAX)
+
+
+# Database types as `status` reports them (kc::BasicDB::Type) and whether each is ordered.
+_TYPES = {"*": (0x20, False), "%": (0x21, True), "-": (0x10, False), "+": (0x11, True), ":": (0x18, False)}
+_EXT_TYPES = {".kch": (0x30, False), ".kct": (0x31, True), ".kcd": (0x40, False), ".kcf": (0x41, True)}
+
+
+def database_from_spec(spec: str, index: int) -> KtDatabase:
+    """A database for a ktserver DB argument (``*``, ``%``, ``x.kch``, ``x.kct``, with ``#opts`` ignored)."""
+    path = spec.split("#", 1)[0]
+    if path in _TYPES:
+        dbtype, ordered = _TYPES[path]
+    else:
+        dot = path.rfind(".")
+        ext = path[dot:].lower() if dot >= 0 else ""
+        if ext not in _EXT_TYPES:
+            raise ValueError(f"unknown database type: {spec!r} (use *, %, -, +, :, or a .kch/.kct/.kcd/.kcf path)")
+        dbtype, ordered = _EXT_TYPES[ext]
+    return KtDatabase(path, ordered, index, dbtype)
+
+
+class KtDatabase:
+    """One in-memory database (all state lives in the process; file names only pick the type)."""
+
+    def __init__(self, path: str = "*", ordered: bool = False, index: int = 0, dbtype: Optional[int] = None) -> None:
+        self.path = path
+        self.ordered = ordered
+        self.index = index
+        self.dbtype = dbtype if dbtype is not None else (0x21 if ordered else 0x20)
+        self.lock = threading.RLock()
+        self._recs: dict[bytes, tuple[bytes, int]] = {}
+        self._keys: list[bytes] = []  # sorted keys, ordered databases only
+        self._nexp = 0  # records with an expiry: purging is skipped while there are none
+        self._purged_at = -1
+
+    # -- internals (call with the lock held) ------------------------------------------------
+    def _now(self) -> int:
+        now = int(time.time())
+        if self._nexp and now > self._purged_at:
+            self._purge(now)
+        return now
+
+    def _purge(self, now: int) -> None:
+        dead = [k for k, (_, xt) in self._recs.items() if xt < now]
+        for key in dead:
+            self._drop(key)
+        self._purged_at = now
+
+    def _store(self, key: bytes, value: bytes, xt: int, now: int) -> None:
+        axt = absolute_xt(xt, now)
+        old = self._recs.get(key)
+        if axt < now:  # already expired: the record is invisible from the start
+            if old is not None:
+                self._drop(key)
+            return
+        if old is None:
+            if self.ordered:
+                insort(self._keys, key)
+        elif old[1] < XTMAX:
+            self._nexp -= 1
+        if axt < XTMAX:
+            self._nexp += 1
+        self._recs[key] = (value, axt)
+
+    def _drop(self, key: bytes) -> Optional[tuple[bytes, int]]:
+        rec = self._recs.pop(key, None)
+        if rec is None:
+            return None
+        if rec[1] < XTMAX:
+            self._nexp -= 1
+        if self.ordered:
+            i = bisect_left(self._keys, key)
+            del self._keys[i]
+        return rec
+
+    def _key_list(self) -> list[bytes]:
+        return self._keys if self.ordered else list(self._recs)
+
+    # -- whole database ---------------------------------------------------------------------
+    def count(self) -> int:
+        with self.lock:
+            self._now()
+            return len(self._recs)
+
+    def size(self) -> int:
+        """An estimate of the memory used (the real server reports its file/memory size)."""
+        with self.lock:
+            self._now()
+            return sum(len(k) + len(v) + 16 for k, (v, _) in self._recs.items())
+
+    def clear(self) -> None:
+        with self.lock:
+            self._recs.clear()
+            self._keys.clear()
+            self._nexp = 0
+
+    def keys(self) -> list[bytes]:
+        """Every live key, in the database's iteration order."""
+        with self.lock:
+            self._now()
+            return list(self._key_list())
+
+    # -- single records ----------------------------------------------------------------------
+    def set(self, key: bytes, value: bytes, xt: int = XT_NONE) -> None:
+        with self.lock:
+            self._store(key, value, xt, self._now())
+
+    def add(self, key: bytes, value: bytes, xt: int = XT_NONE) -> None:
+        with self.lock:
+            now = self._now()
+            if key in self._recs:
+                raise DBError(DUPREC)
+            self._store(key, value, xt, now)
+
+    def replace(self, key: bytes, value: bytes, xt: int = XT_NONE) -> None:
+        with self.lock:
+            now = self._now()
+            if key not in self._recs:
+                raise DBError(NOREC)
+            self._store(key, value, xt, now)
+
+    def append(self, key: bytes, value: bytes, xt: int = XT_NONE) -> None:
+        with self.lock:
+            now = self._now()
+            old = self._recs.get(key)
+            self._store(key, old[0] + value if old else value, xt, now)
+
+    def increment(self, key: bytes, num: int, orig: int = 0, xt: int = XT_NONE) -> int:
+        """Add ``num`` to the 8-byte big-endian integer; ``orig`` INT64_MIN = "try", INT64_MAX = "set"."""
+        with self.lock:
+            now = self._now()
+            old = self._recs.get(key)
+            if old is not None:
+                if len(old[0]) != 8:
+                    raise DBError(LOGIC)
+                if orig == _INT64_MAX:
+                    current = 0
+                else:
+                    current = _I64.unpack(old[0])[0]
+                    if num == 0:
+                        return current
+                num = _wrap64(num + current)
+            else:
+                if orig == _INT64_MIN:
+                    raise DBError(LOGIC)
+                if orig != _INT64_MAX:
+                    num = _wrap64(num + orig)
+            self._store(key, _I64.pack(num), xt, now)
+            return num
+
+    def increment_double(self, key: bytes, num: float, orig: float = 0.0, xt: int = XT_NONE) -> float:
+        """Add ``num`` to the stored (integral, fraction * 10**15) pair; ``orig`` -inf = "try", +inf = "set"."""
+        with self.lock:
+            now = self._now()
+            old = self._recs.get(key)
+            if old is not None:
+                if len(old[0]) != 16:
+                    raise DBError(LOGIC)
+                if math.isinf(orig) and orig > 0:
+                    integ, fract = 0, 0
+                else:
+                    integ, fract = _I64X2.unpack(old[0])
+                    if num == 0.0:
+                        return integ + fract / _DECUNIT
+                if math.isnan(num):
+                    raise DBError(LOGIC)
+                if math.isinf(num):
+                    integ, fract = (_INT64_MAX if num > 0 else _INT64_MIN), 0
+                    result = num
+                else:
+                    dfract, dinteg = math.modf(num)
+                    integ += int(dinteg)
+                    fract += int(dfract * _DECUNIT)
+                    if fract >= _DECUNIT:
+                        integ += 1
+                        fract -= _DECUNIT
+                    result = integ + fract / _DECUNIT
+            else:
+                if math.isnan(orig) or (math.isinf(orig) and orig < 0):
+                    raise DBError(LOGIC)
+                if not math.isinf(orig):
+                    num += orig
+                if math.isnan(num):
+                    raise DBError(LOGIC)
+                if math.isinf(num):
+                    integ, fract = (_INT64_MAX if num > 0 else _INT64_MIN), 0
+                else:
+                    dfract, dinteg = math.modf(num)
+                    integ, fract = int(dinteg), int(dfract * _DECUNIT)
+                result = num
+            self._store(key, _I64X2.pack(_wrap64(integ), _wrap64(fract)), xt, now)
+            return result
+
+    def cas(self, key: bytes, oval: Optional[bytes], nval: Optional[bytes], xt: int = XT_NONE) -> None:
+        """Compare and swap: ``oval`` None = "must be absent", ``nval`` None = "remove"."""
+        with self.lock:
+            now = self._now()
+            old = self._recs.get(key)
+            if old is None:
+                if oval is not None:
+                    raise DBError(LOGIC, "status conflict")
+                if nval is not None:
+                    self._store(key, nval, xt, now)
+                return
+            if oval is None or old[0] != oval:
+                raise DBError(LOGIC, "status conflict")
+            if nval is None:
+                self._drop(key)
+            else:
+                self._store(key, nval, xt, now)
+
+    def remove(self, key: bytes) -> None:
+        with self.lock:
+            self._now()
+            if self._drop(key) is None:
+                raise DBError(NOREC)
+
+    def get(self, key: bytes) -> tuple[bytes, int]:
+        """``(value, absolute xt)`` (``XTMAX``: no expiry)."""
+        with self.lock:
+            self._now()
+            rec = self._recs.get(key)
+            if rec is None:
+                raise DBError(NOREC)
+            return rec
+
+    def find(self, key: bytes) -> Optional[tuple[bytes, int]]:
+        """Like :meth:`get` but None when missing."""
+        with self.lock:
+            self._now()
+            return self._recs.get(key)
+
+    def seize(self, key: bytes) -> tuple[bytes, int]:
+        with self.lock:
+            self._now()
+            rec = self._drop(key)
+            if rec is None:
+                raise DBError(NOREC)
+            return rec
+
+    # -- bulk ----------------------------------------------------------------------------------
+    def set_bulk(self, records: Iterable[tuple[bytes, bytes]], xt: int = XT_NONE) -> int:
+        with self.lock:
+            now = self._now()
+            n = 0
+            for key, value in records:
+                self._store(key, value, xt, now)
+                n += 1
+            return n
+
+    def remove_bulk(self, keys: Iterable[bytes]) -> int:
+        with self.lock:
+            self._now()
+            return sum(1 for key in keys if self._drop(key) is not None)
+
+    def get_bulk(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        with self.lock:
+            self._now()
+            out = {}
+            for key in keys:
+                rec = self._recs.get(key)
+                if rec is not None:
+                    out[key] = rec[0]
+            return out
+
+    # -- matching ------------------------------------------------------------------------------
+    def match_prefix(self, prefix: bytes, max_: int = -1) -> list[bytes]:
+        with self.lock:
+            self._now()
+            limit = max_ if max_ >= 0 else _INT64_MAX
+            if self.ordered:
+                i = bisect_left(self._keys, prefix)
+                out = []
+                while i < len(self._keys) and len(out) < limit and self._keys[i].startswith(prefix):
+                    out.append(self._keys[i])
+                    i += 1
+                return out
+            return _take((k for k in self._recs if k.startswith(prefix)), limit)
+
+    def match_regex(self, regex: bytes, max_: int = -1) -> list[bytes]:
+        try:
+            pattern = re.compile(regex)
+        except (re.error, OverflowError, RecursionError):
+            raise DBError(LOGIC, "compilation failed") from None
+        with self.lock:
+            limit = max_ if max_ >= 0 else _INT64_MAX
+            return _take((k for k in self.keys() if pattern.search(k)), limit)
+
+    def match_similar(self, origin: bytes, range_: int = 1, utf: bool = False, max_: int = -1) -> list[bytes]:
+        """Keys within edit distance ``range_`` of ``origin``, nearest first (ties by key)."""
+        limit = max_ if max_ >= 0 else _INT64_MAX
+        if utf:
+            seq_origin: object = origin.decode("utf-8", "replace")
+        else:
+            seq_origin = origin
+        hits = []
+        for key in self.keys():
+            seq = key.decode("utf-8", "replace") if utf else key
+            dist = _levenshtein(seq_origin, seq, range_)  # type: ignore[arg-type]
+            if dist <= range_:
+                hits.append((dist, key))
+        hits.sort()
+        return [k for _, k in hits[:limit]] if limit < len(hits) else [k for _, k in hits]
+
+    def cursor(self) -> KtCursor:
+        return KtCursor(self)
+
+
+def _wrap64(n: int) -> int:
+    return ((n + (1 << 63)) % (1 << 64)) - (1 << 63)
+
+
+def _take(it: Iterator[bytes], limit: int) -> list[bytes]:
+    out = []
+    for key in it:
+        if len(out) >= limit:
+            break
+        out.append(key)
+    return out
+
+
+def _levenshtein(a: object, b: object, bound: int) -> int:
+    la, lb = len(a), len(b)  # type: ignore[arg-type]
+    if abs(la - lb) > bound:
+        return bound + 1
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        ca = a[i - 1]  # type: ignore[index]
+        for j in range(1, lb + 1):
+            cost = 0 if ca == b[j - 1] else 1  # type: ignore[index]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+        prev = cur
+    return prev[lb]
+
+
+class KtCursor:
+    """A cursor on one database (ktserver keeps them per connection, by the client's CUR id).
+
+    The cursor remembers the key it stands on. On an ordered database, if that record is removed
+    by someone else, the cursor moves on to the next key (as a B+ tree cursor does).
+    """
+
+    def __init__(self, db: KtDatabase) -> None:
+        self.db = db
+        self.key: Optional[bytes] = None
+
+    def _current(self) -> bytes:
+        """The key under the cursor (lock held); NOREC when the cursor is not on a record."""
+        db = self.db
+        db._now()
+        key = self.key
+        if key is None:
+            raise DBError(NOREC)
+        if key in db._recs:
+            return key
+        if db.ordered:
+            i = bisect_left(db._keys, key)
+            if i < len(db._keys):
+                self.key = db._keys[i]
+                return self.key
+        self.key = None
+        raise DBError(NOREC)
+
+    def _advance(self, key: bytes) -> None:
+        """Move from ``key`` to the next record (None past the end)."""
+        db = self.db
+        if db.ordered:
+            i = bisect_right(db._keys, key)
+            self.key = db._keys[i] if i < len(db._keys) else None
+        else:
+            keys = list(db._recs)
+            try:
+                i = keys.index(key)
+            except ValueError:
+                self.key = None
+                return
+            self.key = keys[i + 1] if i + 1 < len(keys) else None
+
+    def jump(self, key: Optional[bytes] = None) -> None:
+        db = self.db
+        with db.lock:
+            db._now()
+            if key is None:
+                keys = db._key_list()
+                self.key = keys[0] if keys else None
+            elif db.ordered:
+                i = bisect_left(db._keys, key)
+                self.key = db._keys[i] if i < len(db._keys) else None
+            else:
+                self.key = key if key in db._recs else None
+            if self.key is None:
+                raise DBError(NOREC)
+
+    def jump_back(self, key: Optional[bytes] = None) -> None:
+        db = self.db
+        with db.lock:
+            if not db.ordered:
+                self.key = None
+                raise DBError(NOIMPL)
+            db._now()
+            if key is None:
+                self.key = db._keys[-1] if db._keys else None
+            else:
+                i = bisect_right(db._keys, key)
+                self.key = db._keys[i - 1] if i > 0 else None
+            if self.key is None:
+                raise DBError(NOREC)
+
+    def step(self) -> None:
+        with self.db.lock:
+            self._advance(self._current())
+            if self.key is None:
+                raise DBError(NOREC)
+
+    def step_back(self) -> None:
+        db = self.db
+        with db.lock:
+            if not db.ordered:
+                raise DBError(NOIMPL)
+            key = self._current()
+            i = bisect_left(db._keys, key)
+            self.key = db._keys[i - 1] if i > 0 else None
+            if self.key is None:
+                raise DBError(NOREC)
+
+    def set_value(self, value: bytes, xt: int = XT_NONE, step: bool = False) -> None:
+        db = self.db
+        with db.lock:
+            key = self._current()
+            db._store(key, value, xt, db._now())
+            if step:
+                self._advance(key)
+
+    def remove(self) -> None:
+        db = self.db
+        with db.lock:
+            key = self._current()
+            self._advance(key)
+            db._drop(key)
+
+    def get_key(self, step: bool = False) -> bytes:
+        with self.db.lock:
+            key = self._current()
+            if step:
+                self._advance(key)
+            return key
+
+    def get_value(self, step: bool = False) -> bytes:
+        with self.db.lock:
+            key = self._current()
+            value = self.db._recs[key][0]
+            if step:
+                self._advance(key)
+            return value
+
+    def get(self, step: bool = False) -> tuple[bytes, bytes, int]:
+        with self.db.lock:
+            key = self._current()
+            value, xt = self.db._recs[key]
+            if step:
+                self._advance(key)
+            return key, value, xt
+
+    def seize(self) -> tuple[bytes, bytes, int]:
+        db = self.db
+        with db.lock:
+            key = self._current()
+            value, xt = db._recs[key]
+            self._advance(key)
+            db._drop(key)
+            return key, value, xt

@@ -1,0 +1,688 @@
+"""Kyoto Tycoon stand-in server: ktserver's wire protocols over in-memory databases.
+
+Not a production server: no persistence, no replication, no update log. It exists so that tests
+(ours and yours) can talk to something that answers exactly like ktserver 0.9.56 for the
+operations kt's clients use.
+
+- HTTP/1.1 TSV-RPC (keep-alive, ``GET`` with a query string, TSV or form-urlencoded bodies) and the
+  binary protocol (set_bulk, get_bulk, remove_bulk, play_script) on the same port: the first byte
+  of a request tells them apart, as in the real server.
+- Several databases (``*``/``.kch`` unordered, ``%``/``.kct`` ordered), addressed by index or by
+  name; per-record expiry; cursors per connection.
+- Scripts are Python callables registered by name: ``fn(inmap: dict[bytes, bytes]) -> dict[bytes,
+  bytes] | None``, or ``fn(inmap, db)`` to get the first database (:class:`~.kt_db.KtDatabase`).
+  Raise :class:`kt_core.errors.LogicalInconsistencyError` for ktserver's RVELOGIC (HTTP 450),
+  :class:`kt_core.errors.BadRequestError` for RVEINVALID (400); any other exception is a script
+  failure (500). The binary protocol answers every failure with the error byte 0xBF.
+
+Run ``python -m kt_embedded.standin.kyoto -host 127.0.0.1 -port 1978 [-scr scripts.py] '*' '%'``
+or in-process::
+
+    with KyotoTycoonStandin(databases=("*", "%"), scripts={"echo": lambda m: m}) as server:
+        ...  # connect to 127.0.0.1:server.port
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Callable, Optional, TextIO
+
+from kt_core import kyoto_binary, kyoto_http
+from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError
+
+from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
+from .kt_db import XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, database_from_spec
+
+__all__ = ["KyotoTycoonStandin", "Script", "load_scripts", "main"]
+
+Script = Callable[..., Optional[Mapping[bytes, bytes]]]
+
+# ktserver's RPC return values as HTTP statuses.
+OK, EINVALID, ELOGIC, EINTERNAL, ENOIMPL = 200, 400, 450, 500, 501
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+
+
+def _atoi(text: Optional[bytes]) -> int:
+    """kc::atoi: optional sign and leading digits, anything after ignored, 0 if none."""
+    if not text:
+        return 0
+    s = text.strip()
+    sign = 1
+    if s[:1] in (b"-", b"+"):
+        sign = -1 if s[:1] == b"-" else 1
+        s = s[1:]
+    n = 0
+    for c in s:
+        if not 48 <= c <= 57:
+            break
+        n = n * 10 + c - 48
+    return max(_INT64_MIN, min(_INT64_MAX, sign * n))
+
+
+def _atof(text: Optional[bytes]) -> float:
+    """kc::atof: the longest leading number (``inf``/``nan`` accepted), 0.0 if none."""
+    if not text:
+        return 0.0
+    s = text.strip().decode("latin-1")
+    for end in range(len(s), 0, -1):
+        try:
+            return float(s[:end])
+        except ValueError:
+            continue
+    return 0.0
+
+
+def _xt_param(params: Mapping[bytes, bytes]) -> int:
+    raw = params.get(b"xt")
+    return _atoi(raw) if raw is not None else XT_NONE
+
+
+def _db_error(out: dict[bytes, bytes], err: DBError) -> None:
+    out[b"ERROR"] = str(err).encode("utf-8")
+
+
+def _error(out: dict[bytes, bytes], message: str) -> None:
+    out[b"ERROR"] = message.encode("utf-8")
+
+
+def load_scripts(path: str) -> dict[str, Script]:
+    """The scripts in a Python file: its public callables defined in that file, by name."""
+    if path.endswith(".lua"):
+        raise ValueError(
+            f"{path}: the Kyoto Tycoon stand-in runs Python scripts, not Lua; pass a .py file whose public "
+            "functions take and return a dict of bytes (see kt_embedded/scripts/kt_test.py)"
+        )
+    spec = importlib.util.spec_from_file_location(f"kt_standin_scripts_{abs(hash(path))}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: cannot load as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    scripts = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not callable(obj) or inspect.isclass(obj):
+            continue
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue  # imported helpers are not scripts
+        scripts[name] = obj
+    return scripts
+
+
+def _wants_db(fn: Script) -> bool:
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+class KyotoTycoonStandin(StandinServer):
+    """A Kyoto Tycoon stand-in on ``host:port`` (port 0: a free port, see :attr:`port`).
+
+    ``databases``: ktserver DB arguments (``*``, ``%``, ``name.kch``, ``name.kct``), all in memory.
+    ``scripts``: name -> callable (see the module doc); None disables scripting as ktserver
+    without ``-scr`` does.
+    """
+
+    name = "ktserver-standin"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        databases: Sequence[str] = ("*",),
+        scripts: Optional[Mapping[str, Script]] = None,
+        max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
+        log: Optional[TextIO] = None,
+    ) -> None:
+        if isinstance(databases, str):
+            databases = (databases,)
+        if not databases:
+            databases = ("*",)
+        self.databases: list[KtDatabase] = [database_from_spec(spec, i) for i, spec in enumerate(databases)]
+        self._dbmap: dict[bytes, int] = {}
+        for i, (spec, db) in enumerate(zip(databases, self.databases)):
+            self._dbmap.setdefault(db.path.encode("utf-8"), i)
+            self._dbmap.setdefault(spec.encode("utf-8"), i)
+        self.scripts: Optional[dict[str, Script]] = dict(scripts) if scripts is not None else None
+        self._script_wants_db = {n: _wants_db(f) for n, f in (self.scripts or {}).items()}
+        self._log = log
+        self._started_at = time.time()
+        self._counts = dict.fromkeys(("set", "set_misses", "remove", "remove_misses", "get", "get_misses",
+                                      "script", "misc"), 0)
+        super().__init__(host, port, max_request_size)
+        self._procedures: dict[str, Callable[[dict[bytes, bytes], Session], tuple[int, dict[bytes, bytes]]]] = {
+            name[4:]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
+        }
+
+    # -- logging ------------------------------------------------------------------------------
+    def log(self, kind: str, message: str) -> None:
+        if self._log is None:
+            return
+        stamp = datetime.now().astimezone().isoformat(timespec="microseconds")
+        try:
+            self._log.write(f"{stamp}: [{kind}]: {message}\n")
+            self._log.flush()
+        except (OSError, ValueError):
+            pass
+
+    def on_protocol_error(self, exc: Exception, peer: Any) -> None:
+        self.log("ERROR", f"closing the connection from {peer}: {exc}")
+
+    # -- framing: the first byte tells binary from HTTP ----------------------------------------
+    def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
+        if end <= pos:
+            return pos + 1
+        if buf[pos] >= 0x80:
+            return kyoto_binary.parse_request(buf, pos, end, limit)
+        return kyoto_http.parse_request(buf, pos, end, limit)
+
+    def handle(self, request: Any, session: Session) -> Any:
+        if isinstance(request, kyoto_binary.BinaryRequest):
+            return self._handle_binary(request)
+        return self._handle_http(request, session)
+
+    # -- binary protocol ---------------------------------------------------------------------
+    def _handle_binary(self, req: kyoto_binary.BinaryRequest) -> Optional[bytes]:
+        magic = req.magic
+        dbs = self.databases
+        if magic == kyoto_binary.MAGIC_SET_BULK:
+            hits = 0
+            for dbidx, key, value, xt in req.records:
+                if dbidx < len(dbs):  # a record for a db the server lacks is skipped, as ktserver does
+                    dbs[dbidx].set(key, value, xt)
+                    hits += 1
+            self._counts["set"] += hits
+            return None if req.no_reply else kyoto_binary.encode_set_bulk_reply(hits)
+        if magic == kyoto_binary.MAGIC_REMOVE_BULK:
+            hits = 0
+            for dbidx, key in req.records:
+                if dbidx < len(dbs):
+                    try:
+                        dbs[dbidx].remove(key)
+                        hits += 1
+                    except DBError:
+                        self._counts["remove_misses"] += 1
+            self._counts["remove"] += hits
+            return None if req.no_reply else kyoto_binary.encode_remove_bulk_reply(hits)
+        if magic == kyoto_binary.MAGIC_GET_BULK:
+            found = []
+            for dbidx, key in req.records:
+                if dbidx < len(dbs):
+                    rec = dbs[dbidx].find(key)
+                    if rec is not None:
+                        found.append((dbidx, key, rec[0], rec[1]))
+            self._counts["get"] += len(found)
+            # get_bulk replies even with the no-reply flag (ktserver ignores it there).
+            return kyoto_binary.encode_get_bulk_reply(found)
+        # play_script
+        name = req.name.decode("utf-8", "replace")
+        status, out = self._call_script(name, dict(req.records))
+        if req.no_reply:
+            return None
+        if status != OK:
+            return kyoto_binary.encode_error_reply()
+        return kyoto_binary.encode_play_script_reply(sorted(out.items()))
+
+    def _call_script(self, name: str, inmap: dict[bytes, bytes]) -> tuple[int, dict[bytes, bytes]]:
+        """Run a script: ``(status, outmap)`` with ktserver's RV as the status."""
+        scripts = self.scripts
+        if scripts is None or name not in scripts:
+            return ENOIMPL, {}
+        fn = scripts[name]
+        self._counts["script"] += 1
+        try:
+            result = fn(inmap, self.databases[0]) if self._script_wants_db[name] else fn(inmap)
+            out = {} if result is None else {bytes(k): bytes(v) for k, v in dict(result).items()}
+        except LogicalInconsistencyError:
+            return ELOGIC, {}
+        except BadRequestError:
+            return EINVALID, {}
+        except NotImplementedByServerError:
+            return ENOIMPL, {}
+        except Exception as exc:  # a failing script is the client's 500, never the server's crash
+            self.log("ERROR", f"the script {name} failed: {exc!r}")
+            return EINTERNAL, {}
+        return OK, out
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def _handle_http(self, req: kyoto_http.HttpRequest, session: Session) -> Any:
+        if req.procedure is None:
+            # ktserver's REST interface (GET/PUT/DELETE /key) is not part of the stand-in.
+            status, out = ENOIMPL, {}
+        else:
+            try:
+                status, out = self._rpc(req.procedure, req.params(), session)
+            except Exception as exc:  # a stand-in bug answers 500 and keeps the connection
+                self.log("ERROR", f"internal error in {req.procedure}: {exc!r}")
+                status, out = EINTERNAL, {b"ERROR": b"internal error"}
+        reply = kyoto_http.encode_reply(status, out, close=req.close)
+        return CLOSE(reply) if req.close else reply
+
+    def _rpc(self, name: str, params: dict[bytes, bytes], session: Session) -> tuple[int, dict[bytes, bytes]]:
+        db = self._select_db(params.get(b"DB"))
+        cur = None
+        raw_cur = params.get(b"CUR")
+        if raw_cur and 48 <= raw_cur[0] <= 57:
+            curid = _atoi(raw_cur)
+            cursors: dict[int, KtCursor] = session.data.setdefault("cursors", {})
+            cur = cursors.get(curid)
+            if cur is None:
+                if db is not None:
+                    # ktserver creates the cursor on first use of an id, whatever the procedure.
+                    cur = cursors[curid] = db.cursor()
+            elif name == "cur_delete":
+                del cursors[curid]
+                return OK, {}
+        proc = self._procedures.get(name)
+        if proc is None or name.startswith("cur_delete"):
+            # cur_delete of an id never used reaches here: ktserver answers "not implemented".
+            return ENOIMPL, {b"ERROR": f"not implemented: {name}".encode("utf-8")}
+        if name.startswith("cur_"):
+            if cur is None:
+                return EINVALID, {b"ERROR": b"no such cursor"}
+            return proc(params, cur)  # type: ignore[arg-type]
+        if name in self._NO_DB:
+            return proc(params, session)
+        if db is None:
+            return EINVALID, {b"ERROR": b"no such database"}
+        return proc(params, db)  # type: ignore[arg-type]
+
+    _NO_DB = frozenset({"void", "echo", "report", "play_script"})
+
+    def _select_db(self, raw: Optional[bytes]) -> Optional[KtDatabase]:
+        if not raw:
+            return self.databases[0]
+        if 48 <= raw[0] <= 57:
+            idx = _atoi(raw)
+        else:
+            idx = self._dbmap.get(raw, -1)
+        return self.databases[idx] if 0 <= idx < len(self.databases) else None
+
+    # -- procedures without a database ----------------------------------------------------------
+    def rpc_void(self, params: dict, session: Session) -> tuple[int, dict]:
+        return OK, {}
+
+    def rpc_echo(self, params: dict, session: Session) -> tuple[int, dict]:
+        return OK, dict(params)
+
+    def rpc_report(self, params: dict, session: Session) -> tuple[int, dict]:
+        out: dict[bytes, bytes] = {}
+        total_count = total_size = 0
+        for i, db in enumerate(self.databases):
+            count, size = db.count(), db.size()
+            out[f"db_{i}".encode()] = f"count={count} size={size} path={db.path}".encode("utf-8")
+            total_count += count
+            total_size += size
+        now = time.time()
+        with self._lock:
+            conns = len(self._conns)
+        info = {
+            "db_total_count": total_count,
+            "db_total_size": total_size,
+            "serv_conn_count": conns,
+            "serv_task_count": 0,
+            "serv_thread_count": threading.active_count(),
+            "serv_current_time": f"{now:.6f}",
+            "serv_running_term": f"{now - self._started_at:.6f}",
+            "serv_proc_id": os.getpid(),
+            "conf_kt_version": "0.9.56b (2.19)",
+            "conf_kt_features": "(standin)",
+            "conf_kc_version": "1.2.76a (16.13)",
+            "conf_kc_features": "(standin)",
+            "conf_os_name": platform.system() or "unknown",
+            "sys_ru_utime": f"{time.process_time():.6f}",
+            "sys_ru_stime": "0.000000",
+        }
+        for key, n in self._counts.items():
+            info[f"cnt_{key}"] = n
+        out.update({k.encode(): str(v).encode() for k, v in info.items()})
+        return OK, out
+
+    def rpc_play_script(self, params: dict, session: Session) -> tuple[int, dict]:
+        if self.scripts is None:
+            return ENOIMPL, {b"ERROR": b"the scripting extention is disabled"}
+        name = params.get(b"name")
+        if not name or not name.isalnum() or not name.isascii():
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        inmap = {k[1:]: v for k, v in params.items() if k[:1] == b"_"}
+        status, out = self._call_script(name.decode("ascii"), inmap)
+        if status == OK:
+            return OK, {b"_" + k: v for k, v in out.items()}
+        if status == ENOIMPL:
+            return status, {b"ERROR": b"no such scripting procedure"}
+        return status, {b"ERROR": b"the scripting procedure failed"}
+
+    # -- procedures on a database ----------------------------------------------------------------
+    def rpc_status(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        self._counts["misc"] += 1
+        count, size = db.count(), db.size()
+        fields: dict[str, object] = {
+            "count": count, "size": size, "path": db.path, "type": db.dbtype, "realtype": db.dbtype,
+            "bnum": 1048583 if not db.ordered else 65536, "capcnt": -1, "capsiz": -1, "chksum": 255,
+            "fmtver": 5, "ktcapcnt": -1, "ktcapsiz": -1, "ktopts": 0, "librev": 13, "libver": 16,
+            "opts": 0, "recovered": 0, "reorganized": 0,
+        }
+        if db.ordered:
+            fields.update({"cusage": 8, "first": 1, "icnt": 0, "last": 1, "lcnt": 1, "pccap": 67108864,
+                           "pnum": 2, "psiz": 8192, "rcomp": "lexical", "root": 1})
+        return OK, {k.encode(): str(v).encode("utf-8") for k, v in fields.items()}
+
+    def rpc_clear(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        self._counts["misc"] += 1
+        db.clear()
+        return OK, {}
+
+    def rpc_synchronize(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        self._counts["misc"] += 1
+        return OK, {}  # nothing to write: everything lives in memory
+
+    def rpc_vacuum(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        db.count()  # purges expired records
+        return OK, {}
+
+    def _write(self, params: dict, db: KtDatabase, op: Callable[..., None], logic: int) -> tuple[int, dict]:
+        key, value = params.get(b"key"), params.get(b"value")
+        if key is None or value is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        self._counts["set"] += 1
+        try:
+            op(key, value, _xt_param(params))
+        except DBError as err:
+            self._counts["set_misses"] += 1
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return (ELOGIC if err.code == logic else EINTERNAL), out
+        return OK, {}
+
+    def rpc_set(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._write(params, db, db.set, -1)
+
+    def rpc_add(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._write(params, db, db.add, 6)
+
+    def rpc_replace(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._write(params, db, db.replace, 7)
+
+    def rpc_append(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._write(params, db, db.append, -1)
+
+    def rpc_increment(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        key, num = params.get(b"key"), params.get(b"num")
+        if key is None or num is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        raw = params.get(b"orig")
+        orig = 0 if raw is None else _INT64_MIN if raw == b"try" else _INT64_MAX if raw == b"set" else _atoi(raw)
+        self._counts["set"] += 1
+        try:
+            result = db.increment(key, _atoi(num), orig, _xt_param(params))
+        except DBError as err:
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC if err.code == 8 else EINTERNAL, out
+        return OK, {b"num": str(result).encode()}
+
+    def rpc_increment_double(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        key, num = params.get(b"key"), params.get(b"num")
+        if key is None or num is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        raw = params.get(b"orig")
+        orig = 0.0 if raw is None else -float("inf") if raw == b"try" else float("inf") if raw == b"set" \
+            else _atof(raw)
+        self._counts["set"] += 1
+        try:
+            result = db.increment_double(key, _atof(num), orig, _xt_param(params))
+        except DBError as err:
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC if err.code == 8 else EINTERNAL, out
+        return OK, {b"num": _printf_f(result)}
+
+    def rpc_cas(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        key = params.get(b"key")
+        if key is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        self._counts["set"] += 1
+        try:
+            db.cas(key, params.get(b"oval"), params.get(b"nval"), _xt_param(params))
+        except DBError as err:
+            self._counts["set_misses"] += 1
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC if err.code == 8 else EINTERNAL, out
+        return OK, {}
+
+    def rpc_remove(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        key = params.get(b"key")
+        if key is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        self._counts["remove"] += 1
+        try:
+            db.remove(key)
+        except DBError as err:
+            self._counts["remove_misses"] += 1
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC if err.code == 7 else EINTERNAL, out
+        return OK, {}
+
+    def _read(self, params: dict, op: Callable[[bytes], tuple[bytes, int]], with_value: bool) -> tuple[int, dict]:
+        key = params.get(b"key")
+        if key is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        self._counts["get"] += 1
+        try:
+            value, xt = op(key)
+        except DBError as err:
+            self._counts["get_misses"] += 1
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC if err.code == 7 else EINTERNAL, out
+        out = {b"value": value} if with_value else {b"vsiz": str(len(value)).encode()}
+        if xt < XTMAX:  # "xt" only for a record that expires
+            out[b"xt"] = str(xt).encode()
+        return OK, out
+
+    def rpc_get(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._read(params, db.get, True)
+
+    def rpc_check(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._read(params, db.get, False)
+
+    def rpc_seize(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        return self._read(params, db.seize, True)
+
+    def rpc_set_bulk(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        recs = sorted((k[1:], v) for k, v in params.items() if k[:1] == b"_")
+        n = db.set_bulk(recs, _xt_param(params))
+        self._counts["set"] += n
+        return OK, {b"num": str(n).encode()}
+
+    def rpc_remove_bulk(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        n = db.remove_bulk(k[1:] for k in params if k[:1] == b"_")
+        self._counts["remove"] += n
+        return OK, {b"num": str(n).encode()}
+
+    def rpc_get_bulk(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        found = db.get_bulk(k[1:] for k in params if k[:1] == b"_")
+        self._counts["get"] += len(found)
+        out = {b"_" + k: v for k, v in found.items()}
+        out[b"num"] = str(len(found)).encode()
+        return OK, out
+
+    def _matches(self, keys: list[bytes]) -> tuple[int, dict]:
+        out = {b"_" + k: str(i).encode() for i, k in enumerate(keys)}
+        out[b"num"] = str(len(keys)).encode()
+        return OK, out
+
+    def rpc_match_prefix(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        prefix = params.get(b"prefix")
+        if prefix is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        raw = params.get(b"max")
+        return self._matches(db.match_prefix(prefix, _atoi(raw) if raw is not None else -1))
+
+    def rpc_match_regex(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        regex = params.get(b"regex")
+        if regex is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        raw = params.get(b"max")
+        try:
+            keys = db.match_regex(regex, _atoi(raw) if raw is not None else -1)
+        except DBError as err:
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            return ELOGIC, out
+        return self._matches(keys)
+
+    def rpc_match_similar(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
+        origin = params.get(b"origin")
+        if origin is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        raw = params.get(b"range")
+        range_ = _atoi(raw) if raw is not None else 1
+        if range_ < 0:
+            range_ = 1
+        raw = params.get(b"max")
+        keys = db.match_similar(origin, range_, b"utf" in params, _atoi(raw) if raw is not None else -1)
+        return self._matches(keys)
+
+    # -- cursor procedures (the cursor comes from the connection's CUR id) ----------------------
+    def _cursor_op(self, op: Callable[[], Any], noimpl: bool = False) -> tuple[int, Any]:
+        try:
+            return OK, op()
+        except DBError as err:
+            out: dict[bytes, bytes] = {}
+            _db_error(out, err)
+            if err.code == 7:
+                return ELOGIC, out
+            if err.code == 1 and noimpl:
+                return ENOIMPL, out
+            return EINTERNAL, out
+
+    def rpc_cur_jump(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(lambda: cur.jump(params.get(b"key")))
+        return status, out if status != OK else {}
+
+    def rpc_cur_jump_back(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(lambda: cur.jump_back(params.get(b"key")), noimpl=True)
+        return status, out if status != OK else {}
+
+    def rpc_cur_step(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(cur.step)
+        return status, out if status != OK else {}
+
+    def rpc_cur_step_back(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(cur.step_back, noimpl=True)
+        return status, out if status != OK else {}
+
+    def rpc_cur_set_value(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        value = params.get(b"value")
+        if value is None:
+            return EINVALID, {b"ERROR": b"invalid parameters"}
+        step = b"step" in params
+        status, out = self._cursor_op(lambda: cur.set_value(value, _xt_param(params), step))
+        return status, out if status != OK else {}
+
+    def rpc_cur_remove(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(cur.remove)
+        return status, out if status != OK else {}
+
+    def rpc_cur_get_key(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(lambda: cur.get_key(b"step" in params))
+        return status, {b"key": out} if status == OK else out
+
+    def rpc_cur_get_value(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        status, out = self._cursor_op(lambda: cur.get_value(b"step" in params))
+        return status, {b"value": out} if status == OK else out
+
+    def _record_reply(self, status: int, out: Any) -> tuple[int, dict]:
+        if status != OK:
+            return status, out
+        key, value, xt = out
+        reply = {b"key": key, b"value": value}
+        if xt < XTMAX:
+            reply[b"xt"] = str(xt).encode()
+        return OK, reply
+
+    def rpc_cur_get(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        return self._record_reply(*self._cursor_op(lambda: cur.get(b"step" in params)))
+
+    def rpc_cur_seize(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        return self._record_reply(*self._cursor_op(cur.seize))
+
+    def rpc_cur_delete(self, params: dict, cur: KtCursor) -> tuple[int, dict]:
+        # Handled in _rpc (an existing id is deleted there; a new id is "not implemented").
+        return ENOIMPL, {b"ERROR": b"not implemented: cur_delete"}
+
+
+def _printf_f(x: float) -> bytes:
+    """C's ``%f`` (inf/nan spelled as glibc does)."""
+    if x != x:
+        return b"-nan" if str(x).startswith("-") else b"nan"
+    if x in (float("inf"), float("-inf")):
+        return b"inf" if x > 0 else b"-inf"
+    return b"%f" % x
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kt_embedded.standin.kyoto",
+        description="Kyoto Tycoon stand-in server (in memory; for tests, not for production).",
+    )
+    common_arguments(parser)
+    parser.add_argument("-scr", default=None, help="a Python file whose public functions are the scripts")
+    parser.add_argument("-tout", type=float, default=None, help="accepted for compatibility (ignored)")
+    parser.add_argument("-th", type=int, default=None, help="accepted for compatibility (ignored)")
+    parser.add_argument("-log", default=None, help="write the log to this file (default: standard output)")
+    for flag in ("-ls", "-li", "-lz", "-oat", "-onl", "-otl", "-onr"):
+        parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("dbs", nargs="*", metavar="DB", help="databases: *, %%, name.kch, name.kct (default *)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    log: TextIO = sys.stdout
+    if args.log:
+        log = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    scripts = None
+    try:
+        if args.scr:
+            scripts = load_scripts(args.scr)
+        server = KyotoTycoonStandin(args.host, args.port, args.dbs or ["*"], scripts, args.max_request_size, log)
+    except (OSError, ValueError, SyntaxError, ImportError) as exc:
+        print(f"ktserver stand-in: {exc}", file=sys.stderr, flush=True)
+        return 1
+    server.log("SYSTEM", f"================ [START]: pid={os.getpid()}")
+    for db in server.databases:
+        server.log("SYSTEM", f"opening a database: path={db.path}")
+    server.log("SYSTEM", f"starting the server: expr={server.host}:{server.port}")
+    if log is not sys.stdout:
+        print(f"listening on {server.host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        server.log("SYSTEM", "================ [FINISH]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
