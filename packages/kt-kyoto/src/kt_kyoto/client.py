@@ -133,8 +133,9 @@ class KyotoTycoon:
         self._dbi = 0 if db == 0 else -1
 
     def _rpc(self, procedure: str, params: Any) -> RpcResult:
+        request = encode_rpc(procedure, params, self._host_header)
         conn = self._conns.get()
-        result: RpcResult = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
+        result: RpcResult = conn.request(request, read_rpc)[1]
         if result.close:
             conn.close()
         return result
@@ -215,7 +216,8 @@ class KyotoTycoon:
         if type(key) is not bytes:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        records = self._conns.get().request(encode_get_bulk(((dbi, key),)), read_get_bulk)[1]
+        request = encode_get_bulk(((dbi, key),))
+        records = self._conns.get().request(request, read_get_bulk)[1]
         if records.__class__ is not list:
             raise records
         return self._loads(records[0][2]) if records else None
@@ -225,7 +227,8 @@ class KyotoTycoon:
         if type(key) is not bytes:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        records = self._conns.get().request(encode_get_bulk(((dbi, key),)), read_get_bulk)[1]
+        request = encode_get_bulk(((dbi, key),))
+        records = self._conns.get().request(request, read_get_bulk)[1]
         if records.__class__ is not list:
             raise records
         return records[0][2] if records else None
@@ -241,8 +244,8 @@ class KyotoTycoon:
         except (TypeError, ValueError) as exc:
             raise _dumps_error(exc) from exc
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        hits = self._conns.get().request(
-            encode_set_bulk(((dbi, key, data, expire_to_xt(expire_time)),)), read_set_bulk)[1]
+        request = encode_set_bulk(((dbi, key, data, expire_to_xt(expire_time)),))
+        hits = self._conns.get().request(request, read_set_bulk)[1]
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -252,7 +255,8 @@ class KyotoTycoon:
         if type(key) is not bytes:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        hits = self._conns.get().request(encode_remove_bulk(((dbi, key),)), read_remove_bulk)[1]
+        request = encode_remove_bulk(((dbi, key),))
+        hits = self._conns.get().request(request, read_remove_bulk)[1]
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -296,7 +300,8 @@ class KyotoTycoon:
         records = [(dbi, encode_key(k), dump(v), xt) for k, v in items]
         if not records:
             return 0
-        hits = self._conns.get().request(encode_set_bulk(records), read_set_bulk)[1]
+        request = encode_set_bulk(records)
+        hits = self._conns.get().request(request, read_set_bulk)[1]
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -311,7 +316,8 @@ class KyotoTycoon:
         records = [(dbi, encode_key(k)) for k in keys]
         if not records:
             return 0
-        hits = self._conns.get().request(encode_remove_bulk(records), read_remove_bulk)[1]
+        request = encode_remove_bulk(records)
+        hits = self._conns.get().request(request, read_remove_bulk)[1]
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -343,7 +349,8 @@ class KyotoTycoon:
             records = [(encode_key(k), dump(v)) for k, v in items]
         else:
             records = [(encode_key(k), _raw_value(v)) for k, v in items]
-        result = self._conns.get().request(encode_play_script(bname, records), read_play_script)[1]
+        request = encode_play_script(bname, records)
+        result = self._conns.get().request(request, read_play_script)[1]
         if result.__class__ is not list:
             raise KyotoTycoonError(f"script {name!r} failed: {result} (undefined function, "
                                    "an error returned by it, or a server without scripting)")
