@@ -1,0 +1,349 @@
+"""Tokyo Tyrant 1.1.41 stand-in server: the real binary protocol over an in-memory database.
+
+Run as ``python -m kt_embedded.standin.tyrant [-host H] [-port P] [-ext script.py] [-log FILE] DB``
+(DB: ``*`` hash, ``+`` tree, ``x.tch``, ``x.tcb``, ``x.tct`` table; ``-port 0`` picks a free port
+and prints it), or in-process::
+
+    with TokyoTyrantStandin(port=0, database="x.tct", scripts={"echo": echo}) as server:
+        ... server.port ...
+
+The wire format comes from :mod:`kt_core.tyrant` (``parse_request`` and the reply encoders); this
+module only decides what each command does and which reply code the real server would send.
+An ext script is a Python callable ``fn(key: bytes, value: bytes, db) -> bytes | None`` (None is
+failure); ``db`` is a :class:`ScriptDB`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from kt_core import tyrant as tt
+
+from .base import Session, StandinServer, common_arguments
+from .tt_db import Database, open_database
+
+__all__ = ["TokyoTyrantStandin", "ScriptDB", "load_scripts", "main"]
+
+ExtFunction = Callable[[bytes, bytes, "ScriptDB"], Optional[bytes]]
+
+_STAT_COUNTERS = ["put", "putkeep", "putcat", "putshl", "putnr", "out", "get", "mget", "vsiz", "iterinit",
+                  "iternext", "fwmkeys", "addint", "adddouble", "ext", "sync", "optimize", "vanish", "copy",
+                  "restore", "setmst", "rnum", "size", "stat", "misc", "repl"]
+_START = time.time()
+
+
+class ScriptDB:
+    """What an ext function sees as ``db``: the Lua ``_get``/``_put``... functions, as methods."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self._db.lock:
+            return fn(*args)
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        return self._call(self._db.get, key)
+
+    def put(self, key: bytes, value: bytes) -> bool:
+        return self._call(self._db.put, key, value)
+
+    def putkeep(self, key: bytes, value: bytes) -> bool:
+        return self._call(self._db.putkeep, key, value)
+
+    def putcat(self, key: bytes, value: bytes) -> bool:
+        return self._call(self._db.putcat, key, value)
+
+    def out(self, key: bytes) -> bool:
+        return self._call(self._db.out, key)
+
+    def vsiz(self, key: bytes) -> Optional[int]:
+        return self._call(self._db.vsiz, key)
+
+    def addint(self, key: bytes, num: int) -> Optional[int]:
+        return self._call(self._db.addint, key, num)
+
+    def adddouble(self, key: bytes, num: float) -> Optional[float]:
+        return self._call(self._db.adddouble, key, num)
+
+    def fwmkeys(self, prefix: bytes, max_keys: int = -1) -> list[bytes]:
+        return self._call(self._db.fwmkeys, prefix, max_keys)
+
+    def rnum(self) -> int:
+        return self._call(self._db.rnum)
+
+    def vanish(self) -> bool:
+        return self._call(self._db.vanish)
+
+    def misc(self, name: Union[str, bytes], args: list[bytes] = ()) -> Optional[list[bytes]]:  # type: ignore[assignment]
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        code, out = self._call(self._db.misc, name, list(args))
+        return out if code == 0 else None
+
+
+def load_scripts(path: Union[str, os.PathLike[str]]) -> dict[str, ExtFunction]:
+    """The public functions of a Python ext script file, by name."""
+    path = Path(path)
+    if path.suffix == ".lua":
+        raise ValueError(f"{path}: the Tokyo Tyrant stand-in runs Python ext scripts (a .py file defining "
+                         "fn(key, value, db)), not Lua; use the real ttserver for Lua scripts")
+    spec = importlib.util.spec_from_file_location(f"_tt_ext_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: cannot load as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: fn for name, fn in vars(module).items()
+            if not name.startswith("_") and inspect.isfunction(fn) and fn.__module__ == module.__name__}
+
+
+class TokyoTyrantStandin(StandinServer):
+    """A Tokyo Tyrant 1.1.41 stand-in serving one database (see the module docstring)."""
+
+    name = "tt-standin"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, database: str = "*",
+                 scripts: Union[Mapping[str, ExtFunction], str, os.PathLike[str], None] = None,
+                 workdir: Union[str, os.PathLike[str], None] = None, log: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        self.db = open_database(database)  # fail on a bad spec before binding
+        if scripts is None:
+            self.scripts: dict[str, ExtFunction] = {}
+        elif isinstance(scripts, (str, os.PathLike)):
+            self.scripts = load_scripts(scripts)
+        else:
+            self.scripts = dict(scripts)
+        super().__init__(host, port, **kwargs)
+        self.database = database
+        self.workdir = Path(workdir) if workdir is not None else None
+        self.counts = dict.fromkeys(_STAT_COUNTERS, 0)
+        self.misses = {"put": 0, "out": 0, "get": 0}
+        self._count_lock = threading.Lock()
+        self._log = open(log, "a", encoding="utf-8") if log else None
+        self.master: tuple[bytes, int] = (b"", 0)
+
+    # -- protocol hooks ------------------------------------------------------------------
+    def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
+        return tt.parse_request(buf, pos, end, limit)
+
+    def handle(self, request: tt.Request, session: Session) -> Any:
+        command, fields = request
+        with self._count_lock:
+            self.counts[command] += 1
+        if command == "ext":
+            return self._ext(**fields)
+        with self.db.lock:
+            return getattr(self, "_cmd_" + command)(**fields)
+
+    def on_protocol_error(self, exc: Exception, peer: Any) -> None:
+        self.log(f"closing connection from {peer}: {exc}")
+
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{message}\n")
+            self._log.flush()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _miss(self, kind: str) -> None:
+        with self._count_lock:
+            self.misses[kind] += 1
+
+    def _path(self, path: bytes) -> Path:
+        p = Path(os.fsdecode(path))
+        return p if p.is_absolute() or self.workdir is None else self.workdir / p
+
+    # -- commands --------------------------------------------------------------------------
+    def _code(self, ok: bool, miss: str = "") -> bytes:
+        if not ok and miss:
+            self._miss(miss)
+        return tt.encode_code_reply(0 if ok else 1)
+
+    def _cmd_put(self, key: bytes, value: bytes) -> bytes:
+        return self._code(self.db.put(key, value), "put")
+
+    def _cmd_putkeep(self, key: bytes, value: bytes) -> bytes:
+        return self._code(self.db.putkeep(key, value), "put")
+
+    def _cmd_putcat(self, key: bytes, value: bytes) -> bytes:
+        return self._code(self.db.putcat(key, value), "put")
+
+    def _cmd_putshl(self, key: bytes, value: bytes, width: int) -> bytes:
+        return self._code(self.db.putshl(key, value, width), "put")
+
+    def _cmd_putnr(self, key: bytes, value: bytes) -> None:
+        self.db.put(key, value)  # putnr never replies, even on failure
+        return None
+
+    def _cmd_out(self, key: bytes) -> bytes:
+        return self._code(self.db.out(key), "out")
+
+    def _cmd_get(self, key: bytes) -> bytes:
+        value = self.db.get(key)
+        if value is None:
+            self._miss("get")
+            return tt.encode_code_reply(1)
+        return tt.encode_get_reply(value)
+
+    def _cmd_mget(self, keys: list[bytes]) -> bytes:
+        pairs = []
+        for key in keys:
+            value = self.db.get(key)
+            if value is not None:
+                pairs.append((key, value))
+        return tt.encode_mget_reply(0, pairs)
+
+    def _cmd_vsiz(self, key: bytes) -> bytes:
+        size = self.db.vsiz(key)
+        return tt.encode_code_reply(1) if size is None else tt.encode_vsiz_reply(size)
+
+    def _cmd_iterinit(self) -> bytes:
+        return self._code(self.db.iterinit())
+
+    def _cmd_iternext(self) -> bytes:
+        rec = self.db.iternext()
+        return tt.encode_code_reply(1) if rec is None else tt.encode_iternext_reply(rec[0])
+
+    def _cmd_fwmkeys(self, prefix: bytes, max_keys: int) -> bytes:
+        return tt.encode_fwmkeys_reply(0, self.db.fwmkeys(prefix, max_keys))
+
+    def _cmd_addint(self, key: bytes, num: int) -> bytes:
+        total = self.db.addint(key, num)
+        return tt.encode_code_reply(1) if total is None else tt.encode_addint_reply(total)
+
+    def _cmd_adddouble(self, key: bytes, num: float) -> bytes:
+        total = self.db.adddouble(key, num)
+        return tt.encode_code_reply(1) if total is None else tt.encode_adddouble_reply(total)
+
+    def _ext(self, name: bytes, key: bytes, value: bytes, opts: int) -> bytes:
+        fn = self.scripts.get(name.decode("utf-8", "replace"))
+        if fn is None:
+            return tt.encode_code_reply(1)
+        locked = bool(opts & (tt.RDBXOLCKREC | tt.RDBXOLCKGLB))
+        try:
+            if locked:  # one lock per database serves both the record and the global option
+                with self.db.lock:
+                    result = fn(key, value, ScriptDB(self.db))
+            else:
+                result = fn(key, value, ScriptDB(self.db))
+        except Exception as exc:  # a failing script is a failed call, as a Lua error is
+            self.log(f"ext {name!r} failed: {exc!r}")
+            return tt.encode_code_reply(1)
+        if result is None:
+            return tt.encode_code_reply(1)
+        if isinstance(result, str):
+            result = result.encode("utf-8")
+        return tt.encode_ext_reply(bytes(result))
+
+    def _cmd_sync(self) -> bytes:
+        return tt.encode_code_reply(0)
+
+    def _cmd_optimize(self, params: bytes) -> bytes:
+        return tt.encode_code_reply(0)
+
+    def _cmd_vanish(self) -> bytes:
+        return self._code(self.db.vanish())
+
+    def _cmd_copy(self, path: bytes) -> bytes:
+        if path.startswith(b"@"):  # ttserver would run a backup command: not in a stand-in
+            return tt.encode_code_reply(1)
+        try:
+            self._path(path).write_bytes(self.db.dump())
+        except OSError:
+            return tt.encode_code_reply(1)
+        return tt.encode_code_reply(0)
+
+    def _cmd_restore(self, path: bytes, ts: int, opts: int) -> bytes:
+        # The stand-in keeps no update log, so there is never anything to restore from.
+        return tt.encode_code_reply(1)
+
+    def _cmd_setmst(self, host: bytes, port: int, ts: int, opts: int) -> bytes:
+        self.master = (host, port)  # accepted and remembered; the stand-in never replicates
+        return tt.encode_code_reply(0)
+
+    def _cmd_rnum(self) -> bytes:
+        return tt.encode_rnum_reply(self.db.rnum())
+
+    def _cmd_size(self) -> bytes:
+        return tt.encode_size_reply(self.db.size())
+
+    def _cmd_stat(self) -> bytes:
+        return tt.encode_stat_reply(self.status())
+
+    def _cmd_misc(self, name: bytes, args: list[bytes], opts: int) -> bytes:
+        # RDBMONOULOG (opts 1) is accepted: the stand-in has no update log anyway. A function the
+        # database type lacks (range on a hash, putdup on the `+` tree, ...) is code 1.
+        code, out = self.db.misc(name.decode("latin-1"), args)
+        return tt.encode_misc_reply(code, out)
+
+    def status(self) -> dict[str, object]:
+        """The ``stat`` fields, named and ordered as ttserver 1.1.41 reports them."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            load = 0.0
+        st: dict[str, object] = {
+            "version": "1.1.41", "libver": 324, "protver": "0.91", "os": "Linux" if sys.platform.startswith("linux")
+            else sys.platform, "time": f"{time.time():.6f}", "pid": os.getpid(), "sid": 0,
+            "type": self.db.type_name, "path": self.database, "rnum": self.db.rnum(), "size": self.db.size(),
+            "bigend": 1 if sys.byteorder == "big" else 0, "fd": self._listener.fileno(),
+            "loadavg": float(load), "memsize": 0, "memrss": usage.ru_maxrss * 1024,
+            "ru_user": float(usage.ru_utime), "ru_sys": float(usage.ru_stime), "ru_real": time.time() - _START,
+        }
+        if self.master[0]:
+            st["mhost"] = self.master[0].decode("utf-8", "replace")
+            st["mport"] = self.master[1]
+        for name in _STAT_COUNTERS:
+            st[f"cnt_{name}"] = self.counts[name]
+        for name in ("put", "out", "get"):
+            st[f"cnt_{name}_miss"] = self.misses[name]
+        return st
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kt_embedded.standin.tyrant",
+                                     description="Tokyo Tyrant 1.1.41 stand-in server (in memory; not for production)")
+    common_arguments(parser)
+    parser.add_argument("-ext", help="Python ext script: its public functions fn(key, value, db) become ext names")
+    parser.add_argument("-log", help="append log lines to this file")
+    parser.add_argument("database", nargs="?", default="*", help="*, +, or a name ending .tch, .tcb or .tct")
+    args, unknown = parser.parse_known_args(argv)
+    if args.ext and args.ext.endswith(".lua"):
+        print(f"tyrant stand-in: {args.ext}: the stand-in runs Python ext scripts (.py), not Lua; "
+              "use the real ttserver for Lua", file=sys.stderr)
+        return 2
+    try:
+        server = TokyoTyrantStandin(args.host, args.port, args.database, scripts=args.ext, log=args.log,
+                                    max_request_size=args.max_request_size)
+    except (ValueError, OSError) as exc:
+        print(f"tyrant stand-in: {exc}", file=sys.stderr)
+        return 1
+    if unknown:
+        server.log(f"ignored options: {' '.join(unknown)}")
+    print(f"listening on {server.host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
