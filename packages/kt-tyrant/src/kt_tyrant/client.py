@@ -103,13 +103,13 @@ def _key_slow(key: object) -> bytes:
     raise InvalidTypeError(f"tyrant keys must be str or bytes, got {type(key).__name__}")
 
 
-def _text(value: object, what: str) -> bytes:
-    """A name, path, option string or misc argument as bytes (str is UTF-8, ints decimal)."""
+def _text(value: object, what: str, numbers: bool = False) -> bytes:
+    """A name, path, option string or misc argument as bytes (str is UTF-8; ints decimal if ``numbers``)."""
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
         return str(value).encode("ascii")
     raise InvalidTypeError(f"tyrant {what} must be str or bytes, got {type(value).__name__}")
 
@@ -243,7 +243,8 @@ class TokyoTyrant:
             key = key.encode("utf-8")  # type: ignore[union-attr]
         elif key.__class__ is not bytes:
             key = _key_slow(key)
-        r = self._conns.get().request(encode_get(key), read_get)  # type: ignore[arg-type]
+        request = encode_get(key)
+        r = self._conns.get().request(request, read_get)  # type: ignore[arg-type]
         if r[1]:
             if r[1] == 1:
                 return None
@@ -256,7 +257,8 @@ class TokyoTyrant:
             key = key.encode("utf-8")  # type: ignore[union-attr]
         elif key.__class__ is not bytes:
             key = _key_slow(key)
-        r = self._conns.get().request(encode_get(key), read_get)  # type: ignore[arg-type]
+        request = encode_get(key)
+        r = self._conns.get().request(request, read_get)  # type: ignore[arg-type]
         if r[1]:
             if r[1] == 1:
                 return None
@@ -275,14 +277,16 @@ class TokyoTyrant:
             raise InvalidTypeError(str(exc)) from exc
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
-        r = self._conns.get().request(encode_put(key, data), read_put)  # type: ignore[arg-type]
+        request = encode_put(key, data)
+        r = self._conns.get().request(request, read_put)  # type: ignore[arg-type]
         if r[1]:
             raise _failed("put", r[1])
         return True
 
     def remove(self, key: KeyType) -> int:
         """Remove ``key``: the number of records removed (1, or 0 if it did not exist)."""
-        r = self._conns.get().request(encode_out(_key_slow(key)), read_out)
+        request = encode_out(_key_slow(key))
+        r = self._conns.get().request(request, read_out)
         if r[1]:
             if r[1] == 1:
                 return 0
@@ -291,7 +295,8 @@ class TokyoTyrant:
 
     def add(self, key: KeyType, value: Any) -> bool:
         """Store only if ``key`` does not exist (putkeep): True if added, False if it existed."""
-        r = self._conns.get().request(encode_putkeep(_key_slow(key), self._dumps(value)), read_putkeep)
+        request = encode_putkeep(_key_slow(key), self._dumps(value))
+        r = self._conns.get().request(request, read_putkeep)
         if r[1]:
             if r[1] == 1:
                 return False
@@ -310,13 +315,15 @@ class TokyoTyrant:
 
     def setnr(self, key: KeyType, value: Any) -> None:
         """Store without waiting for a reply (putnr: the server never answers it)."""
-        self._conns.get().send(encode_putnr(_key_slow(key), self._dumps(value)))
+        request = encode_putnr(_key_slow(key), self._dumps(value))
+        self._conns.get().send(request)
 
     def setnr_bulk(self, __data: Mapping[KeyType, Any] | None = None, **kwargs: Any) -> None:
         """Store several records with putnr, all in one write; nothing is read back."""
         items = self._bulk_items(__data, kwargs)
         if items:
-            self._conns.get().send(b"".join([encode_putnr(k, v) for k, v in items]))
+            request = b"".join([encode_putnr(k, v) for k, v in items])
+            self._conns.get().send(request)
 
     def setdup(self, key: KeyType, value: Any) -> bool:
         """Store ``value``; on a B+ tree file database an existing key keeps its old values too (misc putdup).
@@ -350,14 +357,16 @@ class TokyoTyrant:
 
     def exists(self, key: KeyType) -> bool:
         """True if ``key`` exists (vsiz)."""
-        r = self._conns.get().request(encode_vsiz(_key_slow(key)), read_vsiz)
+        request = encode_vsiz(_key_slow(key))
+        r = self._conns.get().request(request, read_vsiz)
         if r[1] and r[1] != 1:
             raise _failed("vsiz", r[1])
         return not r[1]
 
     def length(self, key: KeyType) -> int | None:
         """The size in bytes of the value of ``key`` (vsiz), or None if it does not exist."""
-        r = self._conns.get().request(encode_vsiz(_key_slow(key)), read_vsiz)
+        request = encode_vsiz(_key_slow(key))
+        r = self._conns.get().request(request, read_vsiz)
         if r[1]:
             if r[1] == 1:
                 return None
@@ -371,7 +380,8 @@ class TokyoTyrant:
         """
         if not isinstance(n, int) or isinstance(n, bool):
             raise InvalidTypeError(f"tyrant incr: n must be an int, got {type(n).__name__}")
-        r = self._conns.get().request(encode_addint(_key_slow(key), n), read_addint)
+        request = encode_addint(_key_slow(key), n)
+        r = self._conns.get().request(request, read_addint)
         if r[1]:
             raise _failed("addint", r[1], "the existing record is not a 4-byte integer")
         return r[2]  # type: ignore[no-any-return]
@@ -380,7 +390,8 @@ class TokyoTyrant:
         """Add ``n`` to the 8-byte double record (adddouble); the new value."""
         if not isinstance(n, (int, float)) or isinstance(n, bool):
             raise InvalidTypeError(f"tyrant incr_double: n must be a number, got {type(n).__name__}")
-        r = self._conns.get().request(encode_adddouble(_key_slow(key), float(n)), read_adddouble)
+        request = encode_adddouble(_key_slow(key), float(n))
+        r = self._conns.get().request(request, read_adddouble)
         if r[1]:
             raise _failed("adddouble", r[1], "the existing record is not an 8-byte double")
         return r[2]  # type: ignore[no-any-return]
@@ -412,7 +423,8 @@ class TokyoTyrant:
         raw = [k.encode("utf-8") if k.__class__ is str else _key_slow(k) for k in keys]
         if not raw:
             return []
-        r = self._conns.get().request(encode_mget(raw), read_mget)
+        request = encode_mget(raw)
+        r = self._conns.get().request(request, read_mget)
         if r[1]:
             raise _failed("mget", r[1])
         return r[2]  # type: ignore[no-any-return]
@@ -473,7 +485,8 @@ class TokyoTyrant:
         raw_key = b"" if key is None else _key_slow(key)
         raw_value = b"" if value is None else self._value(value, encode_value)
         fn = _text(name, "script name")
-        r = self._conns.get().request(encode_ext(fn, raw_key, raw_value, opts), read_ext)
+        request = encode_ext(fn, raw_key, raw_value, opts)
+        r = self._conns.get().request(request, read_ext)
         if r[1]:
             raise _failed("ext", r[1], f"function {fn.decode('utf-8', 'replace')!r} is missing or failed")
         return self._loads(r[2]) if decode_result else r[2]
@@ -487,8 +500,9 @@ class TokyoTyrant:
         if isinstance(args, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant misc: args must be a list, not a single string")
         name = _text(cmd, "misc command")
-        raw = [_text(a, "misc argument") for a in (args or ())]
-        r = self._conns.get().request(encode_misc(name, raw, 0 if update_log else RDBMONOULOG), read_misc)
+        raw = [_text(a, "misc argument", numbers=True) for a in (args or ())]
+        request = encode_misc(name, raw, 0 if update_log else RDBMONOULOG)
+        r = self._conns.get().request(request, read_misc)
         if r[1]:
             raise _failed(f"misc {name.decode('utf-8', 'replace')}", r[1])
         return r[2]  # type: ignore[no-any-return]
@@ -501,14 +515,16 @@ class TokyoTyrant:
 
     def status(self) -> dict[str, int | float | str]:
         """The server's status (stat), numbers parsed."""
-        r = self._conns.get().request(encode_stat(), read_stat)
+        request = encode_stat()
+        r = self._conns.get().request(request, read_stat)
         if r[1]:
             raise _failed("stat", r[1])
         return parse_stat(r[2])
 
     def count(self) -> int:
         """The number of records (rnum)."""
-        r = self._conns.get().request(encode_rnum(), read_rnum)
+        request = encode_rnum()
+        r = self._conns.get().request(request, read_rnum)
         if r[1]:
             raise _failed("rnum", r[1])
         return r[2]  # type: ignore[no-any-return]
@@ -519,7 +535,8 @@ class TokyoTyrant:
     @property
     def size(self) -> int:
         """The database size in bytes (size)."""
-        r = self._conns.get().request(encode_size(), read_size)
+        request = encode_size()
+        r = self._conns.get().request(request, read_size)
         if r[1]:
             raise _failed("size", r[1])
         return r[2]  # type: ignore[no-any-return]
@@ -576,7 +593,8 @@ class TokyoTyrant:
     def match_prefix(self, prefix: KeyType, max_keys: int | None = 1024) -> list[KeyType]:
         """Keys starting with ``prefix`` (fwmkeys), at most ``max_keys`` (None: no limit)."""
         limit = -1 if max_keys is None else _count(max_keys, "max_keys", 0)
-        r = self._conns.get().request(encode_fwmkeys(_key_slow(prefix), limit), read_fwmkeys)
+        request = encode_fwmkeys(_key_slow(prefix), limit)
+        r = self._conns.get().request(request, read_fwmkeys)
         if r[1]:
             raise _failed("fwmkeys", r[1])
         return self._decode_keys(r[2])

@@ -1,0 +1,246 @@
+"""kt_tyrant without a server: constants, argument checks before any send, query encoding."""
+
+from __future__ import annotations
+
+import kt_tyrant
+import pytest
+from kt_core.errors import InvalidArgumentError, InvalidTypeError
+from kt_core.pool import ThreadConnections
+from kt_tyrant import (
+    INDEX_NUM,
+    INDEX_QGRAM,
+    INDEX_STR,
+    INDEX_TOKEN,
+    OP_FTS_ALL,
+    OP_FTS_ANY,
+    OP_FTS_EXPRESSION,
+    OP_FTS_PHRASE,
+    OP_NEGATE,
+    OP_NOINDEX,
+    OP_NUM_ANYEXACT,
+    OP_NUM_BETWEEN,
+    OP_NUM_EQ,
+    OP_NUM_GE,
+    OP_NUM_GT,
+    OP_NUM_LE,
+    OP_NUM_LT,
+    OP_STR_ALL,
+    OP_STR_ANY,
+    OP_STR_ANYEXACT,
+    OP_STR_CONTAINS,
+    OP_STR_ENDSWITH,
+    OP_STR_EQ,
+    OP_STR_REGEX,
+    OP_STR_STARTSWITH,
+    ORDER_NUM_ASC,
+    ORDER_NUM_DESC,
+    ORDER_STR_ASC,
+    ORDER_STR_DESC,
+    QueryBuilder,
+    TokyoTyrant,
+)
+
+# tctdb.h: TDBITLEXICAL.., TDBQCSTREQ.., TDBQCNEGATE = 1 << 24, TDBQCNOIDX = 1 << 25, TDBQOSTRASC..
+EXPECTED_CONSTANTS = {
+    "INDEX_STR": 0, "INDEX_NUM": 1, "INDEX_TOKEN": 2, "INDEX_QGRAM": 3,
+    "OP_STR_EQ": 0, "OP_STR_CONTAINS": 1, "OP_STR_STARTSWITH": 2, "OP_STR_ENDSWITH": 3, "OP_STR_ALL": 4,
+    "OP_STR_ANY": 5, "OP_STR_ANYEXACT": 6, "OP_STR_REGEX": 7, "OP_NUM_EQ": 8, "OP_NUM_GT": 9, "OP_NUM_GE": 10,
+    "OP_NUM_LT": 11, "OP_NUM_LE": 12, "OP_NUM_BETWEEN": 13, "OP_NUM_ANYEXACT": 14, "OP_FTS_PHRASE": 15,
+    "OP_FTS_ALL": 16, "OP_FTS_ANY": 17, "OP_FTS_EXPRESSION": 18, "OP_NEGATE": 1 << 24, "OP_NOINDEX": 1 << 25,
+    "ORDER_STR_ASC": 0, "ORDER_STR_DESC": 1, "ORDER_NUM_ASC": 2, "ORDER_NUM_DESC": 3,
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CONSTANTS))
+def test_constant_values_match_tctdb(name: str) -> None:
+    assert getattr(kt_tyrant, name) == EXPECTED_CONSTANTS[name]
+    assert name in kt_tyrant.__all__
+
+
+def test_exports() -> None:
+    assert kt_tyrant.TokyoTyrant is TokyoTyrant
+    assert kt_tyrant.QueryBuilder is QueryBuilder
+    assert set(EXPECTED_CONSTANTS) <= set(kt_tyrant.__all__)
+
+
+class _NoSend(ThreadConnections):
+    """Fails the test if the client asks for a connection at all."""
+
+    def get(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("a request was about to be sent")
+
+
+@pytest.fixture
+def offline() -> TokyoTyrant:
+    client = TokyoTyrant(port=1)
+    client._conns = _NoSend(client.pool)
+    return client
+
+
+def test_default_db_only_zero() -> None:
+    assert TokyoTyrant(default_db=0).port == 1978
+    assert TokyoTyrant(default_db=None).port == 1978
+    with pytest.raises(InvalidArgumentError, match="single database"):
+        TokyoTyrant(default_db=1)
+
+
+def test_repr_and_context_manager() -> None:
+    with TokyoTyrant(host="127.0.0.1", port=1999) as client:
+        assert repr(client) == "<TokyoTyrant 127.0.0.1:1999 serializer=BinarySerializer()>"
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.get(1),
+    lambda c: c.get_raw(None),
+    lambda c: c.set(1, "v"),
+    lambda c: c.set("k", 1),  # KT_BINARY stores str/bytes only
+    lambda c: c.remove(2.0),
+    lambda c: c.add("k", object()),
+    lambda c: c.append(["k"], "v"),
+    lambda c: c.addshl("k", "v", "3"),
+    lambda c: c.setnr(1, "v"),
+    lambda c: c.setnr_bulk({1: "v"}),
+    lambda c: c.setdup("k", 3),
+    lambda c: c.setdupback(None, "v"),
+    lambda c: c.get_part("k", "1"),
+    lambda c: c.get_part("k", 0, 1.5),
+    lambda c: c.exists(b"k".decode, ),
+    lambda c: c.length(7),
+    lambda c: c.incr("k", 1.5),
+    lambda c: c.incr("k", True),
+    lambda c: c.incr_double("k", "1"),
+    lambda c: c.get_bulk("abc"),
+    lambda c: c.get_bulk([1]),
+    lambda c: c.get_bulk_raw([None]),
+    lambda c: c.set_bulk([("k", "v")]),
+    lambda c: c.set_bulk({"k": 1}),
+    lambda c: c.remove_bulk("key"),
+    lambda c: c.script(3),
+    lambda c: c.script("f", key=4),
+    lambda c: c.script("f", value=5, encode_value=False),
+    lambda c: c.misc("get", "k"),
+    lambda c: c.misc(None),
+    lambda c: c.misc("get", [None]),
+    lambda c: c.optimize(3.5),
+    lambda c: c.copy(None),
+    lambda c: c.get_range(1),
+    lambda c: c.get_range("a", "b", "10"),
+    lambda c: c.match_prefix(1),
+    lambda c: c.match_prefix("a", "10"),
+    lambda c: c.match_regex(None),
+    lambda c: c.iter_from(1),
+    lambda c: c.set_index(1, INDEX_STR),
+    lambda c: c.optimize_index(None),
+    lambda c: c.delete_index(2.5),
+    lambda c: c.search("addcond"),
+    lambda c: c.search([None]),
+])
+def test_bad_argument_types_raise_before_sending(offline: TokyoTyrant, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidTypeError):
+        call(offline)
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.addshl("k", "v", -1),
+    lambda c: c.get_part("k", -1),
+    lambda c: c.get_part("k", 0, -2),
+    lambda c: c.incr("k", 1 << 31),
+    lambda c: c.get_range("a", "b", -1),
+    lambda c: c.match_prefix("a", -5),
+    lambda c: c.set_index("col", 7),
+    lambda c: c.set_index("col", INDEX_STR | OP_NEGATE),
+    lambda c: c.search([], "bogus"),
+    lambda c: c.update({"k": "v"}, db=1),
+    lambda c: c.update({"k": "v"}, expire_time=10),
+    lambda c: c[1:5:2],
+])
+def test_bad_argument_values_raise_before_sending(offline: TokyoTyrant, call) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidArgumentError):
+        call(offline)
+
+
+def test_empty_bulk_calls_send_nothing(offline: TokyoTyrant) -> None:
+    assert offline.get_bulk([]) == {}
+    assert offline.get_bulk_raw([]) == {}
+    assert offline.set_bulk({}) is True
+    assert offline.remove_bulk([]) is True
+    assert offline.setnr_bulk() is None
+
+
+# ---------------------------------------------------------------- QueryBuilder encoding
+
+
+def test_query_filter_encodes_like_tcrdbqryaddcond() -> None:
+    q = QueryBuilder().filter("name", OP_STR_EQ, "alice")
+    assert q.build_search() == [b"addcond\x00name\x000\x00alice"]
+
+
+def test_query_numbers_are_decimal_text() -> None:
+    q = QueryBuilder().filter("age", OP_NUM_GE, 30).filter(b"score", OP_NUM_LT, 2.5)
+    assert q.build_search() == [b"addcond\x00age\x0010\x0030", b"addcond\x00score\x0011\x002.5"]
+
+
+@pytest.mark.parametrize(("op", "values", "expr"), [
+    (OP_STR_ANY, ["a", "b"], b"a,b"),
+    (OP_STR_ALL, ("x", b"y"), b"x,y"),
+    (OP_STR_ANYEXACT, ["p", "q", "r"], b"p,q,r"),
+    (OP_NUM_BETWEEN, [1, 10], b"1,10"),
+    (OP_NUM_ANYEXACT, [3, 4.5], b"3,4.5"),
+    (OP_FTS_ALL, ["quick", "fox"], b"quick,fox"),
+    (OP_FTS_ANY, ["quick", "dog"], b"quick,dog"),
+])
+def test_query_token_lists_are_comma_joined(op: int, values: object, expr: bytes) -> None:
+    (arg,) = QueryBuilder().filter("c", op, values).build_search()
+    assert arg == b"addcond\x00c\x00" + str(op).encode() + b"\x00" + expr
+
+
+def test_query_flags_are_or_ed_into_the_operator() -> None:
+    (arg,) = QueryBuilder().filter("c", OP_STR_CONTAINS | OP_NEGATE | OP_NOINDEX, "x").build_search()
+    assert arg == b"addcond\x00c\x00" + str(1 | (1 << 24) | (1 << 25)).encode() + b"\x00x"
+
+
+@pytest.mark.parametrize("op", [OP_STR_EQ, OP_STR_CONTAINS, OP_STR_STARTSWITH, OP_STR_ENDSWITH, OP_STR_REGEX,
+                                OP_NUM_EQ, OP_NUM_GT, OP_NUM_GE, OP_NUM_LT, OP_NUM_LE, OP_FTS_PHRASE,
+                                OP_FTS_EXPRESSION])
+def test_query_single_value_operators_refuse_lists(op: int) -> None:
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().filter("c", op, ["a", "b"])
+
+
+def test_query_rejects_bad_input() -> None:
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().filter("c", 99, "x")
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().filter("c", OP_STR_ANY, ["a b", "c"])  # the server would split "a b"
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().filter("c", OP_STR_EQ, "a\x00b")
+    with pytest.raises(InvalidTypeError):
+        QueryBuilder().filter("c", OP_STR_EQ, None)
+    with pytest.raises(InvalidTypeError):
+        QueryBuilder().filter("c", OP_NUM_EQ, True)
+    with pytest.raises(InvalidTypeError):
+        QueryBuilder().filter(3, OP_STR_EQ, "x")
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().order_by("c", 4)
+    with pytest.raises(InvalidArgumentError):
+        QueryBuilder().limit(-1)
+    with pytest.raises(InvalidTypeError):
+        QueryBuilder().offset("3")
+
+
+@pytest.mark.parametrize("ordering", [ORDER_STR_ASC, ORDER_STR_DESC, ORDER_NUM_ASC, ORDER_NUM_DESC])
+def test_query_order_limit_offset(ordering: int) -> None:
+    q = QueryBuilder().order_by("age", ordering).limit(10).offset(5)
+    assert q.build_search() == [b"setorder\x00age\x00" + str(ordering).encode(), b"setlimit\x0010\x005"]
+
+
+def test_query_defaults() -> None:
+    assert QueryBuilder().order_by("n").build_search() == [b"setorder\x00n\x000"]
+    assert QueryBuilder().offset(3).build_search() == [b"setlimit\x00-1\x003"]
+    assert QueryBuilder().limit(2).build_search() == [b"setlimit\x002\x000"]
+    assert QueryBuilder().limit(2).limit(None).build_search() == []
+    assert QueryBuilder().order_by("a").order_by("b", ORDER_NUM_DESC).build_search() == [b"setorder\x00b\x003"]
+
+
+def test_index_constants_are_distinct() -> None:
+    assert len({INDEX_STR, INDEX_NUM, INDEX_TOKEN, INDEX_QGRAM}) == 4
