@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kt_embedded.standin.kyoto import KyotoTycoonStandin, load_scripts
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors"
@@ -30,7 +29,7 @@ def _load(name: str) -> list[dict[str, Any]]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _groups(vectors: list[dict[str, Any]]) -> "OrderedDict[str, list[dict[str, Any]]]":
+def _groups(vectors: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str, Any]]]:
     groups: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
     for vec in vectors:
         groups.setdefault(vec["server"], []).append(vec)

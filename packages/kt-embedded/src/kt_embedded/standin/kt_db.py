@@ -221,6 +221,8 @@ class KtDatabase:
                 if orig != _INT64_MAX:
                     num = _wrap64(num + orig)
             self._store(key, _I64.pack(num), xt, now)
+            if num == _INT64_MIN:  # kc's failure sentinel: the sum is stored, yet reported as an error
+                raise DBError(LOGIC)
             return num
 
     def increment_double(self, key: bytes, num: float, orig: float = 0.0, xt: int = XT_NONE) -> float:
@@ -419,6 +421,8 @@ class KtCursor:
     def __init__(self, db: KtDatabase) -> None:
         self.db = db
         self.key: Optional[bytes] = None
+        # After jump_back/step_back, a ``step`` flag on get/set_value moves backward (as in ktserver).
+        self.back = False
 
     def _current(self) -> bytes:
         """The key under the cursor (lock held); NOREC when the cursor is not on a record."""
@@ -440,7 +444,10 @@ class KtCursor:
     def _advance(self, key: bytes) -> None:
         """Move from ``key`` to the next record (None past the end)."""
         db = self.db
-        if db.ordered:
+        if self.back and db.ordered:
+            i = bisect_left(db._keys, key)
+            self.key = db._keys[i - 1] if i > 0 else None
+        elif db.ordered:
             i = bisect_right(db._keys, key)
             self.key = db._keys[i] if i < len(db._keys) else None
         else:
@@ -455,6 +462,7 @@ class KtCursor:
     def jump(self, key: Optional[bytes] = None) -> None:
         db = self.db
         with db.lock:
+            self.back = False
             db._now()
             if key is None:
                 keys = db._key_list()
@@ -473,6 +481,7 @@ class KtCursor:
             if not db.ordered:
                 self.key = None
                 raise DBError(NOIMPL)
+            self.back = True
             db._now()
             if key is None:
                 self.key = db._keys[-1] if db._keys else None
@@ -484,6 +493,7 @@ class KtCursor:
 
     def step(self) -> None:
         with self.db.lock:
+            self.back = False
             self._advance(self._current())
             if self.key is None:
                 raise DBError(NOREC)
@@ -494,6 +504,7 @@ class KtCursor:
             if not db.ordered:
                 raise DBError(NOIMPL)
             key = self._current()
+            self.back = True
             i = bisect_left(db._keys, key)
             self.key = db._keys[i - 1] if i > 0 else None
             if self.key is None:

@@ -288,7 +288,7 @@ class KyotoTycoonStandin(StandinServer):
         proc = self._procedures.get(name)
         if proc is None or name.startswith("cur_delete"):
             # cur_delete of an id never used reaches here: ktserver answers "not implemented".
-            return ENOIMPL, {b"ERROR": f"not implemented: {name}".encode("utf-8")}
+            return ENOIMPL, {b"ERROR": f"not implemented: {name}".encode()}
         if name.startswith("cur_"):
             if cur is None:
                 return EINVALID, {b"ERROR": b"no such cursor"}
@@ -322,7 +322,7 @@ class KyotoTycoonStandin(StandinServer):
         total_count = total_size = 0
         for i, db in enumerate(self.databases):
             count, size = db.count(), db.size()
-            out[f"db_{i}".encode()] = f"count={count} size={size} path={db.path}".encode("utf-8")
+            out[f"db_{i}".encode()] = f"count={count} size={size} path={db.path}".encode()
             total_count += count
             total_size += size
         now = time.time()
@@ -659,7 +659,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     log: TextIO = sys.stdout
     if args.log:
-        log = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        log = open(args.log, "a", encoding="utf-8")
     scripts = None
     try:
         if args.scr:
