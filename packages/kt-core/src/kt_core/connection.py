@@ -12,24 +12,28 @@ import os
 import select
 import socket
 import time
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable
 
-from .errors import KtConnectionError, KtTimeoutError
-from .reader import NEED_MORE, Reader
+from .errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
+from .reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Reader
 
 __all__ = ["Connection", "DEFAULT_MAX_RESPONSE_SIZE"]
 
-T = TypeVar("T")
-
-DEFAULT_MAX_RESPONSE_SIZE = 256 * 1024 * 1024
 _RECV_SIZE = 256 * 1024
+
+
+def _check_timeout(name: str, value: float | None) -> None:
+    # 0 would make the socket non-blocking, which this blocking connection cannot handle.
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds or None, not {value!r}")
 
 
 class Connection:
     """One socket to one server, owned by one thread at a time.
 
-    ``timeout`` bounds connecting and each wait for reply bytes (seconds; ``None`` waits
-    forever). ``connect_timeout`` defaults to ``timeout``.
+    ``timeout`` bounds sending a request and waiting for its whole reply (seconds; ``None``
+    waits forever). ``connect_timeout`` bounds connecting and defaults to ``timeout``. The
+    socket is opened lazily by the first request, or by :meth:`connect`.
     """
 
     def __init__(
@@ -40,15 +44,21 @@ class Connection:
         connect_timeout: float | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
+        _check_timeout("timeout", timeout)
+        _check_timeout("connect_timeout", connect_timeout)
         self.host = host
         self.port = port
         self.timeout = timeout
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.reader = Reader(max_response_size)
         self.sock: socket.socket | None = None
+        #: The process that opened the socket: after fork() the child must not use it.
         self.pid = os.getpid()
         self.last_used = time.monotonic()
         self.requests = 0
+        # Pool bookkeeping (see kt_core.pool): which pool epoch counted it, and whether it is idle there.
+        self._pool_epoch: tuple[int, int] | None = None
+        self._pool_idle = False
 
     def __repr__(self) -> str:
         state = "open" if self.sock is not None else "closed"
@@ -59,22 +69,29 @@ class Connection:
         return self.sock is None
 
     def connect(self) -> None:
+        """Open the socket (no-op when open). Raises KtTimeoutError / KtConnectionError."""
         if self.sock is not None:
             return
         try:
             sock = socket.create_connection((self.host, self.port), self.connect_timeout)
         except socket.timeout as exc:
-            raise KtTimeoutError(f"timed out connecting to {self.host}:{self.port}") from exc
+            raise KtTimeoutError(
+                f"timed out connecting to {self.host}:{self.port} (connect_timeout={self.connect_timeout}s)") from exc
         except OSError as exc:
             raise KtConnectionError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
-        # Requests are small and latency-bound: never wait for Nagle.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.timeout)
+        try:
+            # Requests are small and latency-bound: never wait for Nagle.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.timeout)
+        except OSError as exc:
+            sock.close()
+            raise KtConnectionError(f"cannot set up the socket to {self.host}:{self.port}: {exc}") from exc
         self.sock = sock
         self.pid = os.getpid()
         self.reader.clear()
 
     def close(self) -> None:
+        """Close the socket (no-op when closed). The next request reconnects."""
         sock, self.sock = self.sock, None
         self.reader.clear()
         if sock is not None:
@@ -84,75 +101,138 @@ class Connection:
                 pass
 
     def is_stale(self) -> bool:
-        """True if an idle connection cannot be trusted: the server closed it, or bytes arrived
-        that nobody asked for. Checked before an idle connection is reused."""
+        """True if an idle connection cannot be trusted: it is closed, the server closed it, or
+        bytes arrived that nobody asked for. Checked before an idle connection is reused."""
         sock = self.sock
-        if sock is None:
+        if sock is None or self.pid != os.getpid():
             return True
         if self.reader.pending:
             return True
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            if _poll is not None:
+                # poll, not select: select fails on descriptors >= FD_SETSIZE.
+                p = _poll()
+                p.register(sock, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+                return bool(p.poll(0))
+            readable, _, errored = select.select([sock], [], [sock], 0)
         except (OSError, ValueError):
             return True
         # An idle socket that is readable has either hit EOF or holds unexpected bytes.
-        return bool(readable)
+        return bool(readable or errored)
 
     def request(self, data: bytes, read_fn: Callable[..., Any], *args: Any) -> Any:
-        """Send one request and return the reader's decoded result."""
+        """Send one request (one ``sendall``) and return ``read_fn``'s complete result.
+
+        Any failure closes the connection: KtTimeoutError, KtConnectionError, or the
+        ProtocolError raised by ``read_fn``.
+        """
+        if self.sock is not None and (self.reader.pending or self.pid != os.getpid()):
+            # Unasked-for bytes, or a socket inherited across fork(): never answer a new request from it.
+            self.close()
         if self.sock is None:
             self.connect()
+        sock = self.sock
+        assert sock is not None
         try:
-            self.sock.sendall(data)  # type: ignore[union-attr]
-            result = self._read(read_fn, args)
+            sock.sendall(data)
+            result = self._read(sock, read_fn, args)
         except BaseException as exc:
             self.close()
-            self._reraise(exc)
+            error = self._translate(exc)
+            if error is None:
+                raise
+            raise error from exc
         self.last_used = time.monotonic()
         self.requests += 1
         return result
 
     def send(self, data: bytes) -> None:
-        """Send a request that has no reply (TT putnr, KT no-reply flag)."""
+        """Send a request that has no reply (TT putnr), or a batch whose replies :meth:`read` takes."""
+        if self.sock is not None and self.pid != os.getpid():
+            self.close()
         if self.sock is None:
             self.connect()
+        sock = self.sock
+        assert sock is not None
         try:
-            self.sock.sendall(data)  # type: ignore[union-attr]
+            sock.sendall(data)
         except BaseException as exc:
             self.close()
-            self._reraise(exc)
+            error = self._translate(exc)
+            if error is None:
+                raise
+            raise error from exc
         self.last_used = time.monotonic()
         self.requests += 1
 
     def read(self, read_fn: Callable[..., Any], *args: Any) -> Any:
         """Read one more reply (after :meth:`send` of pipelined requests)."""
-        if self.sock is None:
-            raise KtConnectionError("connection is closed")
+        sock = self.sock
+        if sock is None:
+            raise KtConnectionError(f"connection to {self.host}:{self.port} is closed; no reply to read")
         try:
-            return self._read(read_fn, args)
+            result = self._read(sock, read_fn, args)
         except BaseException as exc:
             self.close()
-            self._reraise(exc)
+            error = self._translate(exc)
+            if error is None:
+                raise
+            raise error from exc
+        self.last_used = time.monotonic()
+        return result
 
-    def _read(self, read_fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _read(self, sock: socket.socket, read_fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         reader = self.reader
-        sock = self.sock
-        assert sock is not None
-        while True:
+        if reader.pending:
+            # Pipelined replies may already be buffered.
             result = reader.read(read_fn, *args)
             if result is not NEED_MORE:
                 return result
-            buf = reader.get_buffer(_RECV_SIZE)
-            n = sock.recv_into(buf)
-            if n == 0:
-                raise KtConnectionError(f"{self.host}:{self.port} closed the connection before the reply was complete")
-            reader.commit(n)
+        timeout = self.timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        adjusted = False
+        try:
+            while True:
+                buf = reader.get_buffer(_RECV_SIZE)
+                try:
+                    n = sock.recv_into(buf)
+                finally:
+                    del buf
+                if n == 0:
+                    raise KtConnectionError(
+                        f"{self.host}:{self.port} closed the connection before the reply was complete")
+                reader.commit(n)
+                result = reader.read(read_fn, *args)
+                if result is not NEED_MORE:
+                    return result
+                if deadline is not None:
+                    # The timeout bounds the whole reply, not each recv: a server trickling
+                    # bytes cannot stretch it.
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise socket.timeout("timed out")
+                    sock.settimeout(remaining)
+                    adjusted = True
+        finally:
+            if adjusted:
+                try:
+                    sock.settimeout(timeout)
+                except OSError:
+                    pass
 
-    def _reraise(self, exc: BaseException) -> NoReturn:
+    def _translate(self, exc: BaseException) -> KtConnectionError | None:
+        """The kt exception for a socket error; None to re-raise ``exc`` unchanged.
+
+        Callers use a bare ``raise``: keeping ``exc`` in a frame of its own traceback would make a
+        reference cycle that holds the codec's buffer views until the garbage collector runs.
+        """
         if isinstance(exc, KtConnectionError):
-            raise exc
+            return None
         if isinstance(exc, socket.timeout):
-            raise KtTimeoutError(f"timed out waiting for {self.host}:{self.port} (timeout={self.timeout}s)") from exc
+            return KtTimeoutError(f"timed out waiting for {self.host}:{self.port} (timeout={self.timeout}s)")
         if isinstance(exc, OSError):
-            raise KtConnectionError(f"connection to {self.host}:{self.port} failed: {exc}") from exc
-        raise exc
+            return KtConnectionError(f"connection to {self.host}:{self.port} failed: {exc}")
+        return None
+
+
+_poll: Callable[[], Any] | None = getattr(select, "poll", None)

@@ -12,7 +12,7 @@ import time
 import weakref
 from typing import Any
 
-from .connection import DEFAULT_MAX_RESPONSE_SIZE, Connection
+from .connection import DEFAULT_MAX_RESPONSE_SIZE, Connection, _check_timeout
 from .errors import InvalidArgumentError, KtTimeoutError
 
 __all__ = ["ConnectionPool", "ThreadConnections"]
@@ -56,8 +56,18 @@ class ConnectionPool:
         wait_timeout: float | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        if max_connections is not None and max_connections < 1:
-            raise InvalidArgumentError("max_connections must be at least 1 or None")
+        if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                                            or max_connections < 1):
+            raise InvalidArgumentError(f"max_connections must be an int >= 1 or None, not {max_connections!r}")
+        if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
+            raise InvalidArgumentError(f"max_idle must be an int >= 0, not {max_idle!r}")
+        if wait_timeout is not None and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
+                                         or wait_timeout < 0):
+            raise InvalidArgumentError(f"wait_timeout must be a number of seconds >= 0 or None, not {wait_timeout!r}")
+        if isinstance(max_idle_time, bool) or not isinstance(max_idle_time, (int, float)) or max_idle_time < 0:
+            raise InvalidArgumentError(f"max_idle_time must be a number of seconds >= 0, not {max_idle_time!r}")
+        _check_timeout("timeout", timeout)
+        _check_timeout("connect_timeout", connect_timeout)
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -68,6 +78,8 @@ class ConnectionPool:
         self.wait_timeout = wait_timeout
         self.max_response_size = max_response_size
         self._pid = os.getpid()
+        # RLock: a thread's holder may be finalized (and release its connection) while that
+        # same thread is inside the pool.
         self._cond = threading.Condition(threading.RLock())
         self._idle: list[Connection] = []
         self._in_use = 0
@@ -79,36 +91,40 @@ class ConnectionPool:
 
     @property
     def idle_count(self) -> int:
+        """Idle connections kept for reuse."""
         return len(self._idle)
 
     @property
     def in_use_count(self) -> int:
+        """Connections handed out and not yet released."""
         return self._in_use
 
     def acquire(self) -> Connection:
-        """Take an idle connection that still looks healthy, or a new (not yet connected) one."""
+        """Take an idle connection that still looks healthy, or a new (not yet connected) one.
+
+        With ``max_connections`` reached, waits up to ``wait_timeout`` seconds for a release,
+        then raises :class:`KtTimeoutError`.
+        """
         if os.getpid() != self._pid:
             self._after_fork()
         deadline = None if self.wait_timeout is None else time.monotonic() + self.wait_timeout
         while True:
             with self._cond:
+                while not self._idle and self.max_connections is not None and self._in_use >= self.max_connections:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise KtTimeoutError(
+                            f"no connection to {self.host}:{self.port} became free within {self.wait_timeout}s "
+                            f"(max_connections={self.max_connections})")
+                    self._cond.wait(remaining)
+                self._in_use += 1
+                epoch = (self._pid, self._generation)
                 conn = self._idle.pop() if self._idle else None
                 if conn is None:
-                    while self.max_connections is not None and self._in_use >= self.max_connections:
-                        remaining = None if deadline is None else deadline - time.monotonic()
-                        if remaining is not None and remaining <= 0:
-                            raise KtTimeoutError(
-                                f"no connection to {self.host}:{self.port} became free within {self.wait_timeout}s "
-                                f"(max_connections={self.max_connections})")
-                        self._cond.wait(remaining)
-                        if self._idle:
-                            break
-                    if self._idle:
-                        continue
-                    self._in_use += 1
-                    generation = self._generation
-                    break
-                self._in_use += 1
+                    conn = Connection(self.host, self.port, self.timeout, self.connect_timeout, self.max_response_size)
+                    conn._pool_epoch = epoch
+                    return conn
+                conn._pool_idle = False
             # Health checks run outside the lock: they make a system call.
             if time.monotonic() - conn.last_used > self.max_idle_time or conn.is_stale():
                 conn.close()
@@ -117,25 +133,28 @@ class ConnectionPool:
                     self._cond.notify()
                 continue
             return conn
-        conn = Connection(self.host, self.port, self.timeout, self.connect_timeout, self.max_response_size)
-        conn.generation = generation  # type: ignore[attr-defined]
-        return conn
 
     def release(self, conn: Connection) -> None:
-        """Return a connection. Closed, foreign (other process) or outdated ones are dropped."""
-        if conn.pid != os.getpid() or os.getpid() != self._pid:
-            # Inherited across fork(): the parent may still use this socket.
-            conn.sock = None
-            return
+        """Return a connection. Closed, failed, foreign (other process) or outdated ones are dropped."""
+        if os.getpid() != self._pid:
+            self._after_fork()
         keep = False
         with self._cond:
-            self._in_use = max(0, self._in_use - 1)
-            if (not conn.closed and getattr(conn, "generation", self._generation) == self._generation
-                    and len(self._idle) < self.max_idle and not conn.reader.pending):
+            if conn._pool_idle:
+                return  # released twice: it is already idle here
+            epoch = conn._pool_epoch
+            conn._pool_epoch = None
+            if epoch is not None and epoch[0] == self._pid:
+                self._in_use = max(0, self._in_use - 1)
+            if (epoch == (self._pid, self._generation) and not conn.closed and conn.pid == self._pid
+                    and not conn.reader.pending and len(self._idle) < self.max_idle):
+                conn._pool_epoch = epoch
+                conn._pool_idle = True
                 self._idle.append(conn)
                 keep = True
             self._cond.notify()
         if not keep:
+            # In a child after fork() this closes only the child's descriptor: the parent's socket stays open.
             conn.close()
 
     def close(self) -> None:
@@ -144,17 +163,22 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
             self._generation += 1
         for conn in idle:
+            conn._pool_idle = False
+            conn._pool_epoch = None
             conn.close()
 
     def _after_fork(self) -> None:
-        # The child owns none of the parent's sockets and none of its locks' holders.
+        # The child owns none of the parent's connections and none of its lock holders. Closing
+        # the inherited descriptors is safe: close() without shutdown() leaves the parent's sockets open.
         self._cond = threading.Condition(threading.RLock())
-        for conn in self._idle:
-            conn.sock = None  # do not close: the fd's file description belongs to the parent too
-        self._idle = []
+        idle, self._idle = self._idle, []
         self._in_use = 0
         self._generation += 1
         self._pid = os.getpid()
+        for conn in idle:
+            conn._pool_idle = False
+            conn._pool_epoch = None
+            conn.close()
 
 
 class _Holder:
@@ -186,17 +210,21 @@ class ThreadConnections:
         self._local = threading.local()
 
     def get(self) -> Connection:
+        """The calling thread's connection, acquired from the pool on first use."""
         holder: _Holder | None = getattr(self._local, "holder", None)
-        if holder is not None and holder.conn is not None and holder.pool is self.pool:
+        if holder is not None and holder.conn is not None:
             conn = holder.conn
-            if (conn.sock is not None and time.monotonic() - conn.last_used > self.STALE_CHECK_AFTER
-                    and conn.is_stale()):
-                conn.close()  # reconnects on its next request
-            if conn.pid != os.getpid():
-                conn.sock = None
-                conn.reader.clear()
-                conn.pid = os.getpid()
-            return conn
+            if conn.pid != os.getpid() or conn._pool_epoch is None or conn._pool_epoch[0] != os.getpid():
+                # Inherited across fork(): the parent still uses this socket. Forget it (the
+                # pool of the child does not count it) and take one of the child's own.
+                holder.conn = None
+                self._local.holder = None
+                conn.close()
+            else:
+                if (conn.sock is not None and time.monotonic() - conn.last_used > self.STALE_CHECK_AFTER
+                        and conn.is_stale()):
+                    conn.close()  # reconnects on its next request
+                return conn
         conn = self.pool.acquire()
         self._local.holder = _Holder(self.pool, conn)
         return conn
