@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kt_embedded.standin.tyrant import TokyoTyrantStandin
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "tt-binary.json"

@@ -38,7 +38,8 @@ _ERROR_MESSAGES = {
 
 _LE_I32 = struct.Struct("<i")
 _LE_DOUBLE = struct.Struct("<d")
-_NUM_PREFIX = re.compile(rb"\s*([+-]?)(inf|nan|[0-9]*\.?[0-9]*(?:[eE][+-]?[0-9]+)?)", re.IGNORECASE)
+# tcatof reads sign, digits and a fraction; no exponent (ttserver matches "-2.5e1" as -2.5).
+_NUM_PREFIX = re.compile(rb"\s*([+-]?)([0-9]*\.?[0-9]*)")
 
 
 def tc_error_message(code: int) -> str:
@@ -59,13 +60,8 @@ def tc_atof(data: bytes) -> float:
     body = m.group(2)
     try:
         num = float(body)
-    except ValueError:
-        # "1e" or "." alone: take what parses
-        mm = re.match(rb"[0-9]*\.?[0-9]*", body)
-        try:
-            num = float(mm.group(0)) if mm and mm.group(0) not in (b"", b".") else 0.0
-        except ValueError:
-            num = 0.0
+    except ValueError:  # "." alone
+        num = 0.0
     return -num if m.group(1) == b"-" else num
 
 

@@ -115,19 +115,26 @@ def _fts_norm(data: bytes) -> str:
 
 
 def _fts_ex(expr: bytes) -> list[list[str]]:
-    """FTSEX: phrases joined by ``&&`` (also spaces) inside ``||`` groups; quotes make a phrase."""
+    """FTSEX: AND-ed groups of OR-ed phrases. Words (or "quoted phrases") are AND-ed, ``&&``
+    included; ``||`` joins its neighbours into one group, so ``a && b || c`` is ``a AND (b OR c)``
+    (as the real server evaluates it)."""
     groups: list[list[str]] = []
-    for group in re.split(r"\s*\|\|\s*", expr.decode("utf-8", "replace")):
-        phrases = []
-        for m in re.finditer(r'"([^"]*)"|(\S+)', group):
-            word = m.group(1) if m.group(1) is not None else m.group(2)
-            if word == "&&":
-                continue
-            norm = _fts_norm(word.encode())
-            if norm:
-                phrases.append(norm)
-        if phrases:
-            groups.append(phrases)
+    join_next = False
+    for m in re.finditer(r'"([^"]*)"|(\S+)', expr.decode("utf-8", "replace")):
+        word = m.group(1) if m.group(1) is not None else m.group(2)
+        if m.group(1) is None and word == "&&":
+            continue
+        if m.group(1) is None and word == "||":
+            join_next = bool(groups)
+            continue
+        norm = _fts_norm(word.encode())
+        if not norm:
+            continue
+        if join_next:
+            groups[-1].append(norm)
+        else:
+            groups.append([norm])
+        join_next = False
     return groups
 
 
@@ -197,7 +204,7 @@ class Cond:
                 return all(w in text for w in words)
             if op == FTSOR:
                 return any(w in text for w in words)
-            return any(all(p in text for p in group) for group in _fts_ex(expr))
+            return all(any(p in text for p in group) for group in _fts_ex(expr))
         return False
 
 
@@ -514,6 +521,16 @@ class TableDB(Database):
             hint.append(f'using an index: "{cond.column.decode("utf-8", "replace")}" {how}')
             if how.startswith("inverted"):
                 hint += self._token_lines(cond)
+            if how == "inverted (FTS)":
+                # the q-gram index yields the records of each word in turn, in expression order
+                words = [line.split('"')[1] for line in self._token_lines(cond)]
+                col = cond.column
+
+                def first_word(pk: bytes) -> int:
+                    text = _fts_norm(self._recs[pk].get(col, b""))
+                    return next((i for i, w in enumerate(words) if w in text), len(words))
+
+                pks.sort(key=first_word)
             if key is not None:
                 index_desc = how.startswith("desc")
                 # an index yields its records in value order; ties keep insertion order
