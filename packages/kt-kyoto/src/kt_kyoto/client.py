@@ -193,10 +193,11 @@ class KyotoTycoon:
             if db >= self._db_count:
                 raise BadRequestError(f"no such database: index {db} (the server has {self._db_count})")
             return db
-        index = self._db_names.get(db)  # type: ignore[union-attr]
-        if index is None:
+        names = self._db_names or {}
+        found = names.get(db) if isinstance(db, str) else None
+        if found is None:
             raise BadRequestError(f"no such database: {db!r}")
-        return index
+        return found
 
     def _key_out(self, key: bytes) -> str | bytes:
         return decode_key(key) if self.decode_keys else key

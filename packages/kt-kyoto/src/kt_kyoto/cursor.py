@@ -220,7 +220,7 @@ def walk(client: KyotoTycoon, http_db: bytes, cursor_id: int, procedure: str) ->
             return
         if jump.status != _STATUS_OK:
             created = False  # unknown database: no cursor was made
-            raise jump.error()  # type: ignore[misc]
+            raise jump.error()
         request = encode_rpc(procedure, ((b"CUR", cur), (b"step", b"1")), host)
         batch = _WALK_FIRST_BATCH
         want_key = procedure != "cur_get_value"
