@@ -112,16 +112,21 @@ def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | t
         raise ValueError(f"scan_ktb: not a reply magic: {magic!r}")
     cbuf = ffi.from_buffer("uint8_t[]", buf)
     res = _res
-    while True:
-        rc = lib.kt_scan_ktb(cbuf, pos, end, magic, limit, res, _scratch, _scratch_cap)
-        if rc == _OK:
-            return (res[0], res[1], res[2], ffi.unpack(_scratch, res[3]) if res[3] else [])
-        if rc == _NEED:
-            return res[0]
-        if rc == _SPACE:
-            _grow_scratch()
-            continue
-        return _raise(rc)
+    try:
+        while True:
+            rc = lib.kt_scan_ktb(cbuf, pos, end, magic, limit, res, _scratch, _scratch_cap)
+            if rc == _OK:
+                return (res[0], res[1], res[2], ffi.unpack(_scratch, res[3]) if res[3] else [])
+            if rc == _NEED:
+                return res[0]
+            if rc == _SPACE:
+                _grow_scratch()
+                continue
+            return _raise(rc)
+    finally:
+        # Release the export now: a traceback keeping it would pin the caller's memoryview, and the
+        # garbage collector clearing such a cycle crashes the interpreter.
+        ffi.release(cbuf)
 
 
 def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tuple[int, int, list[int]]:
@@ -131,22 +136,27 @@ def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tu
         raise ValueError(f"scan_tt: unknown shape {shape!r}")
     cbuf = ffi.from_buffer("uint8_t[]", buf)
     res = _res
-    while True:
-        rc = lib.kt_scan_tt(cbuf, pos, end, shape, limit, res, _scratch, _scratch_cap)
-        if rc == _OK:
-            n = res[2]
-            if not n:
-                return (res[0], res[1], [])
-            values = ffi.unpack(_scratch, n)
-            if shape == TT_U64 and values[0] < 0:
-                values[0] += 1 << 64
-            return (res[0], res[1], values)
-        if rc == _NEED:
-            return res[0]
-        if rc == _SPACE:
-            _grow_scratch()
-            continue
-        return _raise(rc)
+    try:
+        while True:
+            rc = lib.kt_scan_tt(cbuf, pos, end, shape, limit, res, _scratch, _scratch_cap)
+            if rc == _OK:
+                n = res[2]
+                if not n:
+                    return (res[0], res[1], [])
+                values = ffi.unpack(_scratch, n)
+                if shape == TT_U64 and values[0] < 0:
+                    values[0] += 1 << 64
+                return (res[0], res[1], values)
+            if rc == _NEED:
+                return res[0]
+            if rc == _SPACE:
+                _grow_scratch()
+                continue
+            return _raise(rc)
+    finally:
+        # Release the export now: a traceback keeping it would pin the caller's memoryview, and the
+        # garbage collector clearing such a cycle crashes the interpreter.
+        ffi.release(cbuf)
 
 
 def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, int, int, int, bool]:
@@ -175,14 +185,17 @@ def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[by
         _outbuf_cap = max(length, 2 * _outbuf_cap)
         _outbuf = ffi.new("uint8_t[]", _outbuf_cap)
     res = _res
-    while True:
-        rc = lib.kt_decode_tsv(cbuf + off, length, colenc, _outbuf, _scratch, _scratch_cap, res)
-        if rc == _OK:
-            break
-        if rc == _SPACE:
-            _grow_scratch()
-            continue
-        return _raise(rc)
+    try:
+        while True:
+            rc = lib.kt_decode_tsv(cbuf + off, length, colenc, _outbuf, _scratch, _scratch_cap, res)
+            if rc == _OK:
+                break
+            if rc == _SPACE:
+                _grow_scratch()
+                continue
+            return _raise(rc)
+    finally:
+        ffi.release(cbuf)
     spans = ffi.unpack(_scratch, 4 * res[0])
     # One copy of the (decoded) body, then one slice per field.
     data = ffi.buffer(_outbuf, res[1])[:] if colenc else memoryview(buf)[off : off + length].tobytes()
