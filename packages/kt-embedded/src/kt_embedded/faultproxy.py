@@ -26,7 +26,8 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["FaultProxy", "PASSTHROUGH", "STALL", "CLOSE_AFTER", "CORRUPT", "REFUSE"]
 
