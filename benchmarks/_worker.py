@@ -1,0 +1,319 @@
+"""Benchmark worker: one process per codec implementation (the driver sets KT_PUREPYTHON).
+
+Reads one JSON command per line on stdin, runs it, answers one JSON line on stdout. Each
+measurement prepares its data untimed, then times ``n`` calls of one client method on one
+thread and one connection. Not a test and not part of the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+import tracemalloc
+from typing import Any, Callable
+
+import kt_core
+
+VALUE = b"v" * 100  # 100-byte values throughout
+
+
+def _key(prefix: str, i: int) -> bytes:
+    return b"%s%08d" % (prefix.encode(), i)
+
+
+class CountingProxy:
+    """A TCP relay that counts round trips: each time the client speaks after the server has."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.round_trips = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._relay, args=(client, server), daemon=True).start()
+
+    def _relay(self, client: socket.socket, server: socket.socket) -> None:
+        last = "server"
+        try:
+            while True:
+                readable, _, _ = select.select([client, server], [], [])
+                for s in readable:
+                    data = s.recv(1 << 16)
+                    if not data:
+                        return
+                    if s is client:
+                        if last == "server":
+                            with self._lock:
+                                self.round_trips += 1
+                        last = "client"
+                        server.sendall(data)
+                    else:
+                        last = "server"
+                        client.sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            server.close()
+
+
+def _timed(fn: Callable[[int], Any], n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return time.perf_counter() - start
+
+
+class Bench:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.kt: Any = None
+        self.tt: Any = None
+        self.tq: Any = None
+        self.run_id = 0
+
+    # -- clients ----------------------------------------------------------------------
+    def kt_client(self, port: int | None = None) -> Any:
+        from kt_kyoto import KyotoTycoon
+        return KyotoTycoon(self.spec["host"], port or self.spec["kt_port"], serializer="none")
+
+    def ktc(self) -> Any:
+        if self.kt is None:
+            self.kt = self.kt_client()
+        return self.kt
+
+    def ttc(self) -> Any:
+        if self.tt is None:
+            from kt_tyrant import TokyoTyrant
+            self.tt = TokyoTyrant(self.spec["host"], self.spec["tt_port"], serializer="none")
+        return self.tt
+
+    def ttq(self) -> Any:
+        if self.tq is None:
+            from kt_tyrant import TokyoTyrant
+            self.tq = TokyoTyrant(self.spec["host"], self.spec["tt_table_port"], serializer="table")
+        return self.tq
+
+    def _prefix(self, what: str) -> str:
+        self.run_id += 1
+        return f"{what}{os.getpid()}.{self.run_id}:"
+
+    # -- Kyoto Tycoon -----------------------------------------------------------------
+    def _kt_fill(self, prefix: str, n: int, db: int = 0) -> list[bytes]:
+        c = self.ktc()
+        keys = [_key(prefix, i) for i in range(n)]
+        for i in range(0, n, 1000):
+            c.set_bulk({k: VALUE for k in keys[i:i + 1000]}, db=db)
+        return keys
+
+    def kt_get(self, n: int) -> float:
+        keys = self._kt_fill(self._prefix("g"), n)
+        get = self.ktc().get
+        return _timed(lambda i: get(keys[i]), n)
+
+    def kt_set(self, n: int) -> float:
+        prefix = self._prefix("s")
+        keys = [_key(prefix, i) for i in range(n)]
+        set_ = self.ktc().set
+        return _timed(lambda i: set_(keys[i], VALUE), n)
+
+    def kt_remove(self, n: int) -> float:
+        keys = self._kt_fill(self._prefix("r"), n)
+        remove = self.ktc().remove
+        return _timed(lambda i: remove(keys[i]), n)
+
+    def kt_exists(self, n: int) -> float:
+        keys = self._kt_fill(self._prefix("e"), n)
+        exists = self.ktc().exists
+        return _timed(lambda i: exists(keys[i]), n)
+
+    def kt_incr(self, n: int) -> float:
+        key = _key(self._prefix("i"), 0)
+        incr = self.ktc().incr
+        return _timed(lambda i: incr(key, 1), n)
+
+    def kt_add(self, n: int) -> float:
+        prefix = self._prefix("a")
+        keys = [_key(prefix, i) for i in range(n)]
+        add = self.ktc().add
+        return _timed(lambda i: add(keys[i], VALUE), n)
+
+    def kt_cas(self, n: int) -> float:
+        key = _key(self._prefix("c"), 0)
+        values = (b"a" * 100, b"b" * 100)
+        c = self.ktc()
+        c.set(key, values[0])
+        cas = c.cas
+
+        def one(i: int) -> None:
+            if not cas(key, values[i & 1], values[(i + 1) & 1]):
+                raise AssertionError("cas failed")
+        return _timed(one, n)
+
+    def kt_get_bulk(self, n: int) -> float:
+        batches = [self._kt_fill(self._prefix("gb"), 100) for _ in range(10)]
+        get_bulk = self.ktc().get_bulk_raw
+        return _timed(lambda i: get_bulk(batches[i % 10]), n)
+
+    def kt_set_bulk(self, n: int) -> float:
+        prefix = self._prefix("sb")
+        batches = [{_key(prefix, b * 100 + j): VALUE for j in range(100)} for b in range(10)]
+        set_bulk = self.ktc().set_bulk
+        return _timed(lambda i: set_bulk(batches[i % 10]), n)
+
+    def kt_match_prefix(self, n: int) -> float:
+        match_prefix = self.ktc().match_prefix
+
+        def one(i: int) -> None:
+            if len(match_prefix(f"w:{i % 10}", db=1)) != 1000:
+                raise AssertionError("match_prefix count")
+        return _timed(one, n)
+
+    def kt_keys(self, n: int) -> float:
+        c = self.ktc()
+
+        def one(i: int) -> None:
+            if sum(1 for _ in c.keys(db=1)) != 10000:
+                raise AssertionError("keys() walk count")
+        return _timed(one, n)
+
+    def kt_fill_walk(self) -> dict[str, Any]:
+        c = self.ktc()
+        c.clear(db=1)
+        for d in range(10):
+            c.set_bulk({b"w:%d%04d" % (d, j): b"x" for j in range(1000)}, db=1)
+        return {"count": c.count(db=1)}
+
+    def kt_round_trips(self) -> dict[str, Any]:
+        proxy = CountingProxy(self.spec["host"], self.spec["kt_port"])
+        c = self.kt_client(proxy.port)
+        c.count(db=1)  # connect and load what the client caches
+        out: dict[str, Any] = {}
+        before = proxy.round_trips
+        found = c.match_prefix("w:1", db=1)
+        out["match_prefix"] = {"keys": len(found), "round_trips": proxy.round_trips - before}
+        before = proxy.round_trips
+        walked = sum(1 for _ in c.keys(db=1))
+        out["keys"] = {"keys": walked, "round_trips": proxy.round_trips - before}
+        c.close()
+        return out
+
+    def kt_memory(self, n: int) -> dict[str, Any]:
+        c = self.ktc()
+        c.clear(db=1)
+        prefix = "m:"
+        keys = [_key(prefix, i) for i in range(n)]
+        for i in range(0, n, 1000):
+            c.set_bulk({k: VALUE for k in keys[i:i + 1000]}, db=1)
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = c.get_bulk_raw(keys, db=1)
+        retained, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        payload = sum(len(k) + len(v) for k, v in result.items())
+        found = len(result)
+        del result
+        c.clear(db=1)
+        self.kt_fill_walk()
+        return {"records": found, "payload": payload, "peak": peak - base, "retained": retained - base}
+
+    # -- Tokyo Tyrant -----------------------------------------------------------------
+    def _tt_fill(self, prefix: str, n: int) -> list[bytes]:
+        c = self.ttc()
+        keys = [_key(prefix, i) for i in range(n)]
+        for i in range(0, n, 1000):
+            c.set_bulk({k: VALUE for k in keys[i:i + 1000]})
+        return keys
+
+    def tt_get(self, n: int) -> float:
+        keys = self._tt_fill(self._prefix("g"), n)
+        get = self.ttc().get
+        return _timed(lambda i: get(keys[i]), n)
+
+    def tt_set(self, n: int) -> float:
+        prefix = self._prefix("s")
+        keys = [_key(prefix, i) for i in range(n)]
+        set_ = self.ttc().set
+        return _timed(lambda i: set_(keys[i], VALUE), n)
+
+    def tt_get_bulk(self, n: int) -> float:
+        batches = [self._tt_fill(self._prefix("gb"), 100) for _ in range(10)]
+        get_bulk = self.ttc().get_bulk_raw
+        return _timed(lambda i: get_bulk(batches[i % 10]), n)
+
+    def tt_set_bulk(self, n: int) -> float:
+        prefix = self._prefix("sb")
+        batches = [{_key(prefix, b * 100 + j): VALUE for j in range(100)} for b in range(10)]
+        set_bulk = self.ttc().set_bulk
+        return _timed(lambda i: set_bulk(batches[i % 10]), n)
+
+    def tt_incr(self, n: int) -> float:
+        key = _key(self._prefix("i"), 0)
+        incr = self.ttc().incr
+        return _timed(lambda i: incr(key, 1), n)
+
+    def tt_fill_table(self) -> dict[str, Any]:
+        from kt_tyrant import INDEX_NUM
+        c = self.ttq()
+        c.clear()
+        c.set_index("num", INDEX_NUM)
+        for b in range(0, 10000, 1000):
+            c.set_bulk({f"row{i:05d}": {"name": f"n{i}", "num": str(i)} for i in range(b, b + 1000)})
+        return {"count": len(c)}
+
+    def tt_query(self, n: int) -> float:
+        from kt_tyrant import OP_NUM_BETWEEN, QueryBuilder
+        c = self.ttq()
+        queries = []
+        for q in range(10):
+            qb = QueryBuilder()
+            qb.filter("num", OP_NUM_BETWEEN, [q * 1000, q * 1000 + 99])
+            queries.append(qb)
+
+        def one(i: int) -> None:
+            if len(queries[i % 10].execute(c)) != 100:
+                raise AssertionError("query result count")
+        return _timed(one, n)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    bench = Bench(spec)
+    print(json.dumps({"ready": True, "implementation": kt_core.IMPLEMENTATION}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        try:
+            fn = getattr(bench, cmd["op"])
+            if "n" in cmd:
+                result = fn(cmd["n"])
+                if isinstance(result, float):
+                    result = {"seconds": result, "ops_per_s": cmd["n"] / result}
+            else:
+                result = fn()
+            reply = {"ok": True, "result": result}
+        except Exception as exc:  # reported in the table, never hidden
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
