@@ -538,14 +538,15 @@ class TableDB(Database):
                 pks = sorted((pk for pk in pks if _column(pk, self._recs[pk], col) is not None),
                              key=lambda pk: key(_column(pk, self._recs[pk], col)),  # type: ignore[arg-type]
                              reverse=index_desc)
-                if query.order is not None and query.order[0] == col and query.order[1] in (NUMASC, NUMDESC) \
-                        and key is tc_atof and how.startswith(("asc (NUMGT", "desc")):
-                    want_desc = query.order[1] == NUMDESC
-                    if want_desc != index_desc:
+                order_kinds = (NUMASC, NUMDESC) if key is tc_atof else (STRASC, STRDESC)
+                if query.order is not None and query.order[0] == col and query.order[1] in order_kinds:
+                    want_desc = query.order[1] in (NUMDESC, STRDESC)
+                    if want_desc == index_desc:
+                        index_desc = None  # type: ignore[assignment]  # the index gives the order
+                    elif how.startswith("asc (NUMGT"):  # the real index walks NUMGT/NUMGE backwards
                         pks.reverse()
-                        hint[-1] = hint[-1].replace("asc (" if not index_desc else "desc (",
-                                                    "desc (" if not index_desc else "asc (")
-                    index_desc = None  # type: ignore[assignment]  # the index gives the order
+                        hint[-1] = hint[-1].replace("asc (", "desc (")
+                        index_desc = None  # type: ignore[assignment]
         limit_scan = query.order is None and query.max >= 0
         wanted = query.skip + query.max if limit_scan else -1
         matched: list[bytes] = []
