@@ -174,3 +174,30 @@ def test_project_scripts_match_between_lua_and_python() -> None:
     lua = (SCRIPTS_DIR / "kt_test.lua").read_text()
     lua_functions = {line.split()[1].split("(")[0] for line in lua.splitlines() if line.startswith("function ")}
     assert lua_functions == set(load_scripts(str(SCRIPTS_DIR / "kt_test.py")))
+
+
+def test_concurrent_connections_do_not_cross_talk(server: KyotoTycoonStandin) -> None:
+    """8 connections on 8 threads: every reply belongs to its own request (the server is threaded)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                for i in range(150):
+                    key, value = f"t{n}-{i}".encode(), (f"{n}:{i}" * (i % 7 + 1)).encode()
+                    assert _rpc(s, "set", [(b"key", key), (b"value", value)]).status == 200
+                    assert _rpc(s, "get", [(b"key", key)]).get(b"value") == value
+                    assert _rpc(s, "increment", [(b"key", f"ctr{n}".encode()), (b"num", b"1")]).get(b"num") == \
+                        str(i + 1).encode()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert server.databases[0].count() == 8 * 151
