@@ -15,19 +15,20 @@ UNAVAILABLE_REASON: str | None = None
 
 if os.environ.get("KT_PUREPYTHON") == "1":
     from ._scan_pure import *  # noqa: F403
-    from ._scan_pure import __all__  # noqa: F401
+    from ._scan_pure import __all__
 
     IMPLEMENTATION = "python"
     UNAVAILABLE_REASON = "KT_PUREPYTHON=1"
 else:
     try:
         from ._scan_c import *  # noqa: F403
-        from ._scan_c import __all__  # noqa: F401
+        from ._scan_c import __all__
 
         IMPLEMENTATION = "c"
     except ImportError as exc:
         if os.environ.get("KT_REQUIRE_C") == "1":
-            raise ImportError(f"kt_core: the C codec is required (KT_REQUIRE_C=1) but cannot be imported: {exc}") from exc
+            raise ImportError(f"kt_core: the C codec is required (KT_REQUIRE_C=1) but cannot be imported: {exc}") \
+                from exc
         from ._scan_pure import *  # noqa: F403
         from ._scan_pure import __all__  # noqa: F401
 

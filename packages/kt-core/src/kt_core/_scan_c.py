@@ -76,18 +76,42 @@ _OK = lib.KT_OK
 _NEED = lib.KT_NEED
 _SPACE = lib.KT_SPACE
 
-# Module-level scratch: results, and offsets that grow (doubling) when the C side asks for room.
-_res = ffi.new("int64_t[8]")
-_scratch_cap = 1024
-_scratch = ffi.new("int64_t[]", _scratch_cap)
-_outbuf_cap = 4096
-_outbuf = ffi.new("uint8_t[]", _outbuf_cap)
+class _Work:
+    """Scratch space for one scanner call: results, offsets (doubled when the C side asks for
+    room) and the TSV decode buffer.
+
+    cffi releases the GIL around C calls, so two threads can scan at once: each call takes a
+    workspace of its own from ``_FREE`` (``list.pop``/``append`` are atomic) and gives it back.
+    """
+
+    __slots__ = ("out", "out_cap", "res", "scratch", "scratch_cap")
+
+    def __init__(self) -> None:
+        self.res = ffi.new("int64_t[8]")
+        self.scratch_cap = 1024
+        self.scratch = ffi.new("int64_t[]", self.scratch_cap)
+        self.out_cap = 4096
+        self.out = ffi.new("uint8_t[]", self.out_cap)
+
+    def grow_scratch(self) -> None:
+        self.scratch_cap *= 2
+        self.scratch = ffi.new("int64_t[]", self.scratch_cap)
 
 
-def _grow_scratch() -> None:
-    global _scratch, _scratch_cap
-    _scratch_cap *= 2
-    _scratch = ffi.new("int64_t[]", _scratch_cap)
+_FREE: list[_Work] = [_Work()]
+_MAX_FREE = 16
+
+
+def _take() -> _Work:
+    try:
+        return _FREE.pop()
+    except IndexError:
+        return _Work()
+
+
+def _give(work: _Work) -> None:
+    if len(_FREE) < _MAX_FREE:
+        _FREE.append(work)
 
 
 def _raise(rc: int) -> Any:
@@ -111,19 +135,21 @@ def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | t
     if magic not in _KTB_MAGICS:
         raise ValueError(f"scan_ktb: not a reply magic: {magic!r}")
     cbuf = ffi.from_buffer("uint8_t[]", buf)
-    res = _res
+    work = _take()
+    res = work.res
     try:
         while True:
-            rc = lib.kt_scan_ktb(cbuf, pos, end, magic, limit, res, _scratch, _scratch_cap)
+            rc = lib.kt_scan_ktb(cbuf, pos, end, magic, limit, res, work.scratch, work.scratch_cap)
             if rc == _OK:
-                return (res[0], res[1], res[2], ffi.unpack(_scratch, res[3]) if res[3] else [])
+                return (res[0], res[1], res[2], ffi.unpack(work.scratch, res[3]) if res[3] else [])
             if rc == _NEED:
                 return res[0]
             if rc == _SPACE:
-                _grow_scratch()
+                work.grow_scratch()
                 continue
             return _raise(rc)
     finally:
+        _give(work)
         # Release the export now: a traceback keeping it would pin the caller's memoryview, and the
         # garbage collector clearing such a cycle crashes the interpreter.
         ffi.release(cbuf)
@@ -135,25 +161,27 @@ def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tu
     if not TT_CODE <= shape <= TT_KVLIST:
         raise ValueError(f"scan_tt: unknown shape {shape!r}")
     cbuf = ffi.from_buffer("uint8_t[]", buf)
-    res = _res
+    work = _take()
+    res = work.res
     try:
         while True:
-            rc = lib.kt_scan_tt(cbuf, pos, end, shape, limit, res, _scratch, _scratch_cap)
+            rc = lib.kt_scan_tt(cbuf, pos, end, shape, limit, res, work.scratch, work.scratch_cap)
             if rc == _OK:
                 n = res[2]
                 if not n:
                     return (res[0], res[1], [])
-                values = ffi.unpack(_scratch, n)
+                values = ffi.unpack(work.scratch, n)
                 if shape == TT_U64 and values[0] < 0:
                     values[0] += 1 << 64
                 return (res[0], res[1], values)
             if rc == _NEED:
                 return res[0]
             if rc == _SPACE:
-                _grow_scratch()
+                work.grow_scratch()
                 continue
             return _raise(rc)
     finally:
+        _give(work)
         # Release the export now: a traceback keeping it would pin the caller's memoryview, and the
         # garbage collector clearing such a cycle crashes the interpreter.
         ffi.release(cbuf)
@@ -162,42 +190,49 @@ def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tu
 def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, int, int, int, bool]:
     """Scan one HTTP/1.x reply (see ``_scan_pure.scan_http``)."""
     limit = _check_args(buf, pos, end, limit)
-    res = _res
-    rc = lib.kt_scan_http(ffi.from_buffer("uint8_t[]", buf), pos, end, limit, res)
-    if rc == _OK:
-        return (res[0], res[1], res[2], res[3], res[4], bool(res[5]))
-    if rc == _NEED:
-        return res[0]
-    return _raise(rc)
+    work = _take()
+    res = work.res
+    try:
+        rc = lib.kt_scan_http(ffi.from_buffer("uint8_t[]", buf), pos, end, limit, res)
+        if rc == _OK:
+            return (res[0], res[1], res[2], res[3], res[4], bool(res[5]))
+        if rc == _NEED:
+            return res[0]
+        return _raise(rc)
+    finally:
+        _give(work)
 
 
 def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[bytes, bytes]]:
     """Split and decode a TSV body (see ``_scan_pure.decode_tsv``)."""
-    global _outbuf, _outbuf_cap
     if off < 0 or length < 0 or off + length > len(buf):
         raise ValueError(f"decode_tsv window out of range: off={off} length={length} len={len(buf)}")
     if colenc not in (0, 66, 85, 81):
         raise ValueError(f"decode_tsv: unknown colenc {colenc!r}")
     if length == 0:
         return []
-    cbuf = ffi.from_buffer("uint8_t[]", buf)
-    if colenc and _outbuf_cap < length:
-        _outbuf_cap = max(length, 2 * _outbuf_cap)
-        _outbuf = ffi.new("uint8_t[]", _outbuf_cap)
-    res = _res
+    work = _take()
     try:
-        while True:
-            rc = lib.kt_decode_tsv(cbuf + off, length, colenc, _outbuf, _scratch, _scratch_cap, res)
-            if rc == _OK:
-                break
-            if rc == _SPACE:
-                _grow_scratch()
-                continue
-            return _raise(rc)
+        if colenc and work.out_cap < length:
+            work.out_cap = max(length, 2 * work.out_cap)
+            work.out = ffi.new("uint8_t[]", work.out_cap)
+        res = work.res
+        cbuf = ffi.from_buffer("uint8_t[]", buf)
+        try:
+            while True:
+                rc = lib.kt_decode_tsv(cbuf + off, length, colenc, work.out, work.scratch, work.scratch_cap, res)
+                if rc == _OK:
+                    break
+                if rc == _SPACE:
+                    work.grow_scratch()
+                    continue
+                return _raise(rc)
+        finally:
+            ffi.release(cbuf)
+        spans = ffi.unpack(work.scratch, 4 * res[0])
+        # One copy of the (decoded) body, then one slice per field.
+        data = ffi.buffer(work.out, res[1])[:] if colenc else memoryview(buf)[off : off + length].tobytes()
     finally:
-        ffi.release(cbuf)
-    spans = ffi.unpack(_scratch, 4 * res[0])
-    # One copy of the (decoded) body, then one slice per field.
-    data = ffi.buffer(_outbuf, res[1])[:] if colenc else memoryview(buf)[off : off + length].tobytes()
+        _give(work)
     return [(data[spans[i] : spans[i] + spans[i + 1]], data[spans[i + 2] : spans[i + 2] + spans[i + 3]])
             for i in range(0, len(spans), 4)]
