@@ -250,6 +250,7 @@ def test_sixteen_threads_never_share_a_connection(make_server: Callable[..., _Se
         try:
             for i in range(60):
                 conn = pool.acquire()
+                conn.connect()  # an unconnected connection would be dropped on release, not reused
                 with lock:
                     users[id(conn)] = users.get(id(conn), 0) + 1
                     worst[0] = max(worst[0], users[id(conn)])
