@@ -1,0 +1,48 @@
+"""Scanners are called from many threads at once (one connection per thread); cffi releases the
+GIL around C calls, so no scanner may share result or scratch space between calls."""
+
+from __future__ import annotations
+
+import struct
+import threading
+
+from kt_core import _scan
+
+
+def _get_bulk_reply(tag: int, records: int) -> bytes:
+    parts = [struct.pack(">BI", 0xBA, records)]
+    for i in range(records):
+        key = f"t{tag}-k{i}".encode()
+        value = f"t{tag}-v{i}".encode() * (1 + i % 3)
+        parts.append(struct.pack(">HIIq", tag % 7, len(key), len(value), tag) + key + value)
+    return b"".join(parts)
+
+
+def _tsv(tag: int) -> bytes:
+    return b"".join(f"key{tag}-{i}\tvalue{tag}-{i}\n".encode() for i in range(50))
+
+
+def test_concurrent_scans_do_not_cross_talk() -> None:
+    errors: list[str] = []
+    start = threading.Barrier(8)
+
+    def work(tag: int) -> None:
+        reply = _get_bulk_reply(tag, 200 + tag)  # different sizes: some grow the scratch space
+        expected = _scan.scan_ktb(reply, 0, len(reply), 0xBA, 1 << 30)
+        body = _tsv(tag)
+        expected_tsv = _scan.decode_tsv(body, 0, len(body), 0)
+        start.wait()
+        for _ in range(300):
+            if _scan.scan_ktb(reply, 0, len(reply), 0xBA, 1 << 30) != expected:
+                errors.append(f"scan_ktb result changed in thread {tag}")
+                return
+            if _scan.decode_tsv(body, 0, len(body), 0) != expected_tsv:
+                errors.append(f"decode_tsv result changed in thread {tag}")
+                return
+
+    threads = [threading.Thread(target=work, args=(tag,)) for tag in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
