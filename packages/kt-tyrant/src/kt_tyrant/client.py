@@ -240,11 +240,11 @@ class TokyoTyrant:
     def get(self, key: KeyType) -> Any:
         """The deserialized value of ``key``, or None if it does not exist."""
         if key.__class__ is str:
-            key = key.encode("utf-8")  # type: ignore[union-attr]
+            key = key.encode("utf-8")
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
-        r = self._conns.get().request(request, read_get)  # type: ignore[arg-type]
+        r = self._conns.get().request(request, read_get)
         if r[1]:
             if r[1] == 1:
                 return None
@@ -254,21 +254,21 @@ class TokyoTyrant:
     def get_raw(self, key: KeyType) -> bytes | None:
         """The stored bytes of ``key``, or None if it does not exist."""
         if key.__class__ is str:
-            key = key.encode("utf-8")  # type: ignore[union-attr]
+            key = key.encode("utf-8")
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
-        r = self._conns.get().request(request, read_get)  # type: ignore[arg-type]
+        r = self._conns.get().request(request, read_get)
         if r[1]:
             if r[1] == 1:
                 return None
             raise _failed("get", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     def set(self, key: KeyType, value: Any) -> bool:
         """Store ``value`` (serialized) under ``key``, overwriting. True; a failure raises."""
         if key.__class__ is str:
-            key = key.encode("utf-8")  # type: ignore[union-attr]
+            key = key.encode("utf-8")
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         try:
@@ -278,7 +278,7 @@ class TokyoTyrant:
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
         request = encode_put(key, data)
-        r = self._conns.get().request(request, read_put)  # type: ignore[arg-type]
+        r = self._conns.get().request(request, read_put)
         if r[1]:
             raise _failed("put", r[1])
         return True
@@ -371,7 +371,7 @@ class TokyoTyrant:
             if r[1] == 1:
                 return None
             raise _failed("vsiz", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     def incr(self, key: KeyType, n: int = 1) -> int:
         """Add ``n`` (may be negative) to the 4-byte integer record (addint); the new value.
@@ -384,7 +384,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_addint)
         if r[1]:
             raise _failed("addint", r[1], "the existing record is not a 4-byte integer")
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     def incr_double(self, key: KeyType, n: float = 1.0) -> float:
         """Add ``n`` to the 8-byte double record (adddouble); the new value."""
@@ -394,7 +394,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_adddouble)
         if r[1]:
             raise _failed("adddouble", r[1], "the existing record is not an 8-byte double")
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     # ------------------------------------------------------------------ bulk
 
@@ -427,7 +427,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_mget)
         if r[1]:
             raise _failed("mget", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     def _bulk_items(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
         if data is not None and not isinstance(data, Mapping):
@@ -505,7 +505,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_misc)
         if r[1]:
             raise _failed(f"misc {name.decode('utf-8', 'replace')}", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     # ------------------------------------------------------------------ database
 
@@ -527,7 +527,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_rnum)
         if r[1]:
             raise _failed("rnum", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     def __len__(self) -> int:
         return self.count()
@@ -539,7 +539,7 @@ class TokyoTyrant:
         r = self._conns.get().request(request, read_size)
         if r[1]:
             raise _failed("size", r[1])
-        return r[2]  # type: ignore[no-any-return]
+        return r[2]
 
     @property
     def error(self) -> tuple[int, str] | None:

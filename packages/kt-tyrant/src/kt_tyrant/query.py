@@ -126,16 +126,16 @@ class QueryBuilder:
 
     def execute(self, client: TokyoTyrant) -> list[Any]:
         """The primary keys of the matching records."""
-        return client.search(self.build_search())  # type: ignore[no-any-return]
+        return client.search(self.build_search())
 
     def get(self, client: TokyoTyrant) -> list[tuple[Any, Any]]:
         """``(key, value)`` for each matching record; with TT_TABLE the value is a dict of columns."""
-        return client.search(self.build_search(), "get")  # type: ignore[no-any-return]
+        return client.search(self.build_search(), "get")
 
     def count(self, client: TokyoTyrant) -> int:
         """The number of matching records (the server applies limit and offset to the count too)."""
-        return client.search(self.build_search(), "count")  # type: ignore[no-any-return]
+        return client.search(self.build_search(), "count")
 
     def delete(self, client: TokyoTyrant) -> bool:
         """Remove the matching records; True on success."""
-        return client.search(self.build_search(), "out")  # type: ignore[no-any-return]
+        return client.search(self.build_search(), "out")
