@@ -1,0 +1,91 @@
+"""The retry policy (kt_core.retry): bounded, off by default, never for non-idempotent operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kt_core.errors import InvalidArgumentError, KtConnectionError, ProtocolError
+from kt_core.retry import NO_RETRY, RetryPolicy, is_idempotent
+from kt_embedded.faultproxy import FaultProxy
+
+
+class Flaky:
+    def __init__(self, failures: int, exc: type[Exception] = KtConnectionError) -> None:
+        self.failures = failures
+        self.calls = 0
+        self.exc = exc
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.exc("boom")
+        return "ok"
+
+
+def test_default_never_retries() -> None:
+    fn = Flaky(1)
+    with pytest.raises(KtConnectionError):
+        NO_RETRY.call("get", fn)
+    assert fn.calls == 1
+
+
+def test_bounded_retries_with_capped_exponential_backoff() -> None:
+    slept: list[float] = []
+    policy = RetryPolicy(retries=4, backoff=0.1, max_backoff=0.3)
+    assert policy.call("get", Flaky(4), sleep=slept.append) == "ok"
+    assert slept == [0.1, 0.2, 0.3, 0.3]
+    fn = Flaky(10)
+    with pytest.raises(KtConnectionError):
+        policy.call("get", fn, sleep=slept.append)
+    assert fn.calls == 5
+
+
+@pytest.mark.parametrize("operation", ["append", "incr", "incr_double", "cas", "add", "seize", "putcat", "addint"])
+def test_non_idempotent_operations_are_never_retried(operation: str) -> None:
+    assert not is_idempotent(operation)
+    fn = Flaky(1)
+    with pytest.raises(KtConnectionError):
+        RetryPolicy(retries=5, backoff=0).call(operation, fn)
+    assert fn.calls == 1
+
+
+def test_protocol_errors_are_not_retried() -> None:
+    fn = Flaky(1, ProtocolError)
+    with pytest.raises(ProtocolError):
+        RetryPolicy(retries=3, backoff=0).call("get", fn)
+    assert fn.calls == 1
+
+
+@pytest.mark.parametrize("bad", [{"retries": -1}, {"retries": 1.5}, {"retries": True}, {"backoff": -1},
+                                 {"max_backoff": "1"}])
+def test_bad_policy_arguments(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        RetryPolicy(**bad)
+
+
+@pytest.mark.server
+def test_retry_rides_over_a_dropped_connection(kt_server: Any) -> None:
+    from kt_kyoto import KyotoTycoon
+
+    with FaultProxy(kt_server.host, kt_server.port) as proxy:
+        client = KyotoTycoon(proxy.host, proxy.port, timeout=1)
+        client.set("r", "1")
+        proxy.drop_connections()  # the client's pooled connection is now dead
+        attempts: list[str] = []
+
+        def attempt(name: str, fn: Any) -> Any:
+            attempts.append(name)
+            return fn()
+
+        policy = RetryPolicy(retries=3, backoff=0)
+        assert policy.call("get", lambda: attempt("get", lambda: client.get("r"))) == "1"
+        assert attempts == ["get", "get"]  # the first attempt hit the dead connection
+        proxy.close_after(0)  # every reply is cut: an incr is tried exactly once
+        with pytest.raises(KtConnectionError):
+            policy.call("incr", lambda: attempt("incr", lambda: client.incr("n")))
+        assert attempts.count("incr") == 1
+        with pytest.raises(KtConnectionError):
+            policy.call("get", lambda: attempt("get", lambda: client.get("r")))
+        assert attempts.count("get") == 2 + 4
+        client.close()
