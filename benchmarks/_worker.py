@@ -75,11 +75,17 @@ class CountingProxy:
             server.close()
 
 
+CPU: list[float] = []  # client CPU seconds of the last timed loop (user + system of this process)
+
+
 def _timed(fn: Callable[[int], Any], n: int) -> float:
+    cpu = time.process_time()
     start = time.perf_counter()
     for i in range(n):
         fn(i)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    CPU[:] = [time.process_time() - cpu]
+    return elapsed
 
 
 class Bench:
@@ -306,7 +312,8 @@ def main() -> None:
             if "n" in cmd:
                 result = fn(cmd["n"])
                 if isinstance(result, float):
-                    result = {"seconds": result, "ops_per_s": cmd["n"] / result}
+                    result = {"seconds": result, "ops_per_s": cmd["n"] / result,
+                              "cpu_us_per_op": CPU[0] * 1e6 / cmd["n"]}
             else:
                 result = fn()
             reply = {"ok": True, "result": result}

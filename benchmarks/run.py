@@ -156,6 +156,7 @@ class Row:
     target: float | None = None
     scale: float = 1.0  # our ops/s multiplied by this (e.g. keys per walk)
     ours: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # client CPU µs per call
 
 
 def kt_rows() -> list[Row]:
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         natives["kt_http"] = lambda: native_kt_http(host, spec["kt_port"], 5000 // shrink)
         natives["kt_bulk100"] = lambda: native_kt_bulk100(host, spec["kt_port"], 400 // shrink)
     if have_tt_native:
-        natives["tt"] = lambda: native_tt(host, spec["tt_port"], 20000 // shrink)
+        natives["tt"] = lambda: native_tt(host, spec["tt_port"], 50000 // shrink)
     native_figures: dict[str, dict[str, list[float]]] = {g: {} for g in natives}
     native_errors: dict[str, str] = {}
 
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                         n = max(1, row.n // shrink)
                         res = workers[impl].call(row.op, n)
                         row.ours.setdefault(impl, []).append(res["ops_per_s"] * row.scale)
+                        row.cpu.setdefault(impl, []).append(res["cpu_us_per_op"])
             print(f"  round {r + 1}/{rounds} done ({time.monotonic() - t0:.0f}s)", flush=True)
         for impl in impls:
             if do_kt:
@@ -320,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "backends": backends, "rounds": rounds, "quick": args.quick,
-            "rows": [{"label": r.label, "unit": r.unit, "ours": r.ours,
+            "rows": [{"label": r.label, "unit": r.unit, "ours": r.ours, "cpu_us": r.cpu,
                       "native": native_figures.get(r.native[0], {}).get(r.native[1]) if r.native else None,
                       "target": r.target} for r in rows],
             "extras": extras}, indent=1))
@@ -335,7 +337,8 @@ def _fmt(x: float | None) -> str:
 
 def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, list[float]]],
                 natives: dict[str, Any]) -> None:
-    head = ["operation", "unit"] + [f"ours {i}" for i in impls] + ["native", "ratio", "target", "", "native client"]
+    head = (["operation", "unit"] + [f"ours {i}" for i in impls] + ["native", "ratio", "target", ""]
+            + [f"cpu µs {i}" for i in impls] + ["native client"])
     table = [head]
     for row in rows:
         med = {i: statistics.median(row.ours[i]) for i in impls if row.ours.get(i)}
@@ -349,8 +352,9 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
             verdict = "ok" if ratio >= row.target else "BELOW"
         table.append([row.label, row.unit] + [_fmt(med.get(i)) for i in impls]
                      + [_fmt(nat), f"{ratio:.2f}" if ratio is not None else "-",
-                        f">={row.target}" if row.target else "-", verdict,
-                        row.native_note if row.native and row.native[0] in natives else "-"])
+                        f">={row.target}" if row.target else "-", verdict]
+                     + [f"{statistics.median(row.cpu[i]):.1f}" if row.cpu.get(i) else "-" for i in impls]
+                     + [row.native_note if row.native and row.native[0] in natives else "-"])
     widths = [max(len(r[c]) for r in table) for c in range(len(head))]
     print()
     for j, r in enumerate(table):
@@ -358,7 +362,8 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
                         for c, cell in enumerate(r)).rstrip())
         if j == 0:
             print("  ".join("-" * w for w in widths))
-    print("medians of interleaved rounds; ratio = ours (C codec) / native C++ client, same server, one thread")
+    print("medians of interleaved rounds; ratio = ours (C codec) / native C++ client, same server, one thread;\n"
+          "cpu µs = our client process's CPU time (user+system) per call: the part the client can shave")
 
 
 if __name__ == "__main__":
