@@ -3,12 +3,25 @@
 The C side owns no Python objects: it reads the caller's buffer in place (``ffi.from_buffer``),
 writes offsets into int64 scratch arrays kept here (grown on demand, never per call), and
 returns a code that this module turns into a result or an exception.
+
+Tiny frames go to the pure twin. Crossing into C costs about 0.6 µs per call (``from_buffer``,
+the call itself with the GIL released and re-taken, reading the results back, releasing the
+export), while the pure scanner parses a fixed-size header with one ``struct.unpack_from`` in
+about 0.3 µs (measured by benchmarks/codec.py). So frames with no loop to carry (Tokyo Tyrant
+``TT_CODE``..``TT_DATA``, whose payload is only located, never walked; Kyoto Tycoon set_bulk and
+remove_bulk replies, 5 bytes) and windows shorter than ``SMALL_FRAME`` bytes (a single 100-byte
+get_bulk record: at most a handful of records to walk) are scanned by ``_scan_pure``. Both
+implementations are tested by the same tests and agree byte for byte, so this changes speed only.
+TSV bodies without column encoding are split by ``bytes.split``/``partition`` (CPython's own C
+loops, faster than building slices from C offsets); encoded bodies are decoded in C.
+``_c_scan_ktb``/``_c_scan_tt``/``_c_decode_tsv`` always take the C path (differential tests, fuzzing).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import _scan_pure
 from ._ktcodec import ffi, lib
 from ._scan_pure import (
     _KTB_MAGICS,
@@ -129,8 +142,8 @@ def _check_args(buf: Buffer, pos: int, end: int, limit: int) -> int:
     return limit if limit < _MAX_LIMIT else _MAX_LIMIT
 
 
-def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | tuple[int, int, int, list[int]]:
-    """Scan one Kyoto Tycoon binary reply (see ``_scan_pure.scan_ktb``)."""
+def _c_scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | tuple[int, int, int, list[int]]:
+    """Scan one Kyoto Tycoon binary reply in C (see ``_scan_pure.scan_ktb``)."""
     limit = _check_args(buf, pos, end, limit)
     if magic not in _KTB_MAGICS:
         raise ValueError(f"scan_ktb: not a reply magic: {magic!r}")
@@ -155,8 +168,8 @@ def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | t
         ffi.release(cbuf)
 
 
-def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tuple[int, int, list[int]]:
-    """Scan one Tokyo Tyrant reply (see ``_scan_pure.scan_tt``)."""
+def _c_scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tuple[int, int, list[int]]:
+    """Scan one Tokyo Tyrant reply in C (see ``_scan_pure.scan_tt``)."""
     limit = _check_args(buf, pos, end, limit)
     if not TT_CODE <= shape <= TT_KVLIST:
         raise ValueError(f"scan_tt: unknown shape {shape!r}")
@@ -187,6 +200,35 @@ def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tu
         ffi.release(cbuf)
 
 
+SMALL_FRAME = 160  # bytes: below this the FFI crossing costs more than the scan (see the module doc)
+
+_pure_scan_ktb = _scan_pure.scan_ktb
+_pure_scan_tt = _scan_pure.scan_tt
+_pure_decode_tsv = _scan_pure.decode_tsv
+_FIXED_KTB = frozenset((KTB_SET_BULK, KTB_REMOVE_BULK))
+
+
+def scan_ktb(buf: Buffer, pos: int, end: int, magic: int, limit: int) -> int | tuple[int, int, int, list[int]]:
+    """Scan one Kyoto Tycoon binary reply (see ``_scan_pure.scan_ktb``; tiny frames: see the module doc)."""
+    if magic in _FIXED_KTB or end - pos < SMALL_FRAME:
+        return _pure_scan_ktb(buf, pos, end, magic, limit)
+    return _c_scan_ktb(buf, pos, end, magic, limit)
+
+
+def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tuple[int, int, list[int]]:
+    """Scan one Tokyo Tyrant reply (see ``_scan_pure.scan_tt``; fixed-size shapes and tiny frames: the module doc)."""
+    if shape <= TT_DATA or end - pos < SMALL_FRAME:
+        return _pure_scan_tt(buf, pos, end, shape, limit)
+    return _c_scan_tt(buf, pos, end, shape, limit)
+
+
+def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[bytes, bytes]]:
+    """Split and decode a TSV body (see ``_scan_pure.decode_tsv``; colenc 0 is split by CPython, see the module doc)."""
+    if colenc == 0:
+        return _pure_decode_tsv(buf, off, length, colenc)
+    return _c_decode_tsv(buf, off, length, colenc)
+
+
 def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, int, int, int, bool]:
     """Scan one HTTP/1.x reply (see ``_scan_pure.scan_http``)."""
     limit = _check_args(buf, pos, end, limit)
@@ -203,8 +245,8 @@ def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, i
         _give(work)
 
 
-def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[bytes, bytes]]:
-    """Split and decode a TSV body (see ``_scan_pure.decode_tsv``)."""
+def _c_decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[bytes, bytes]]:
+    """Split and decode a TSV body in C (see ``_scan_pure.decode_tsv``)."""
     if off < 0 or length < 0 or off + length > len(buf):
         raise ValueError(f"decode_tsv window out of range: off={off} length={length} len={len(buf)}")
     if colenc not in (0, 66, 85, 81):
