@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,11 +52,22 @@ def parse_phases(output: str) -> dict[str, float]:
     return phases
 
 
+_LAST_CPU: list[float] = [0.0]  # CPU seconds (user + system) of the last native run
+
+
 def _run(argv: list[str]) -> str:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0 or "\nok" not in "\n" + proc.stdout:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{proc.stdout[-2000:]}")
     return proc.stdout
+
+
+def _cpu_us(ops: int) -> float:
+    """CPU µs per operation of the last native run, averaged over all its ``ops`` (every phase)."""
+    return _LAST_CPU[0] * 1e6 / ops
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -65,8 +77,9 @@ def _rate(count: int, seconds: float) -> float:
 def native_kt_bin1(host: str, port: int, n: int) -> dict[str, float]:
     """ktremotetest bulk -bin -bulk 1: single-record binary set/get/remove (one round trip each)."""
     p = parse_phases(_run(["ktremotetest", "bulk", "-bin", "-bulk", "1", "-host", host, "-port", str(port), str(n)]))
+    cpu = _cpu_us(4 * n)  # set, get, remove and a mixed phase, n each
     return {"get": _rate(n, p["getting records"]), "set": _rate(n, p["setting records"]),
-            "remove": _rate(n, p["removing records"])}
+            "remove": _rate(n, p["removing records"]), "cpu:get": cpu, "cpu:set": cpu, "cpu:remove": cpu}
 
 
 def native_kt_http(host: str, port: int, n: int) -> dict[str, float]:
@@ -74,24 +87,30 @@ def native_kt_http(host: str, port: int, n: int) -> dict[str, float]:
     p = parse_phases(_run(["ktremotetest", "order", "-etc", "-host", host, "-port", str(port), str(n)]))
     return {"set": _rate(n, p["setting records"]), "add": _rate(n, p["adding records"]),
             "get": _rate(n, p["geting records"]), "remove": _rate(n, p["removing records"]),
-            "walk_keys": _rate(n, p["traversing the database by the outer cursor"])}
+            "walk_keys": _rate(n, p["traversing the database by the outer cursor"]),
+            **{f"cpu:{k}": _cpu_us(6 * n) for k in ("set", "add", "get")}}  # 6 phases of n requests
 
 
 def native_kt_bulk100(host: str, port: int, calls: int) -> dict[str, float]:
     """ktremotetest bulk -bin -bulk 100: binary set_bulk/get_bulk of 100 records per call."""
     n = calls * 100
     p = parse_phases(_run(["ktremotetest", "bulk", "-bin", "-bulk", "100", "-host", host, "-port", str(port), str(n)]))
-    return {"get_bulk": _rate(calls, p["getting records"]), "set_bulk": _rate(calls, p["setting records"])}
+    cpu = _cpu_us(4 * calls)  # set, get, remove and mixed phases
+    return {"get_bulk": _rate(calls, p["getting records"]), "set_bulk": _rate(calls, p["setting records"]),
+            "cpu:get_bulk": cpu, "cpu:set_bulk": cpu}
 
 
 def native_tt(host: str, port: int, n: int) -> dict[str, float]:
     """tcrmttest write / read / read -mul 100 on a vanished database (read expects exactly its own records)."""
     _run_quiet(["tcrmgr", "vanish", "-port", str(port), host])
     w = parse_phases(_run(["tcrmttest", "write", "-port", str(port), "-tnum", "1", host, str(n)]))
+    cpu = {"cpu:set": _cpu_us(n)}
     r = parse_phases(_run(["tcrmttest", "read", "-port", str(port), "-tnum", "1", host]))
+    cpu["cpu:get"] = _cpu_us(n)
     m = parse_phases(_run(["tcrmttest", "read", "-port", str(port), "-tnum", "1", "-mul", "100", host]))
+    cpu["cpu:get_bulk"] = _cpu_us(n // 100)
     _run_quiet(["tcrmgr", "vanish", "-port", str(port), host])
-    return {"set": _rate(n, w["total"]), "get": _rate(n, r["total"]), "get_bulk": _rate(n // 100, m["total"])}
+    return {"set": _rate(n, w["total"]), "get": _rate(n, r["total"]), "get_bulk": _rate(n // 100, m["total"]), **cpu}
 
 
 def _run_quiet(argv: list[str]) -> None:
@@ -338,13 +357,14 @@ def _fmt(x: float | None) -> str:
 def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, list[float]]],
                 natives: dict[str, Any]) -> None:
     head = (["operation", "unit"] + [f"ours {i}" for i in impls] + ["native", "ratio", "target", ""]
-            + [f"cpu µs {i}" for i in impls] + ["native client"])
+            + [f"cpu µs {i}" for i in impls] + ["cpu µs native", "native client"])
     table = [head]
     for row in rows:
         med = {i: statistics.median(row.ours[i]) for i in impls if row.ours.get(i)}
         nat = None
         if row.native and row.native[0] in native and native[row.native[0]].get(row.native[1]):
             nat = statistics.median(native[row.native[0]][row.native[1]])
+        ncpu = (native.get(row.native[0], {}).get("cpu:" + row.native[1]) if row.native else None)
         best = med.get("c", med.get(impls[0]))
         ratio = best / nat if (nat and best) else None
         verdict = ""
@@ -354,6 +374,7 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
                      + [_fmt(nat), f"{ratio:.2f}" if ratio is not None else "-",
                         f">={row.target}" if row.target else "-", verdict]
                      + [f"{statistics.median(row.cpu[i]):.1f}" if row.cpu.get(i) else "-" for i in impls]
+                     + [f"{statistics.median(ncpu):.1f}" if ncpu else "-"]
                      + [row.native_note if row.native and row.native[0] in natives else "-"])
     widths = [max(len(r[c]) for r in table) for c in range(len(head))]
     print()
@@ -363,7 +384,8 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
         if j == 0:
             print("  ".join("-" * w for w in widths))
     print("medians of interleaved rounds; ratio = ours (C codec) / native C++ client, same server, one thread;\n"
-          "cpu µs = our client process's CPU time (user+system) per call: the part the client can shave")
+          "cpu µs = client process CPU time (user+system) per call: the part a client can shave (native: the\n"
+          "tool's whole-run CPU over all its requests, KT tools run several phases so that figure is an average)")
 
 
 if __name__ == "__main__":
