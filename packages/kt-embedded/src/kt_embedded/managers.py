@@ -21,7 +21,8 @@ import threading
 import time
 import warnings
 import weakref
-from typing import IO, Any, Sequence
+from collections.abc import Sequence
+from typing import IO, Any
 
 __all__ = [
     "STANDIN",
@@ -185,6 +186,7 @@ class _Manager:
 
     def _start_once(self) -> None:
         argv = self._command()
+        port_taken = self._accepts_connections()
         self._output.clear()
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -205,8 +207,15 @@ class _Manager:
                 raise EmbeddedServerError(
                     f"{self.backend} {self.product} server exited with code {code} during startup: "
                     f"{' '.join(argv)}\n{self.output}")
-            if self._accepts_connections():
+            if not port_taken and self._accepts_connections():
                 return
+            if port_taken and time.monotonic() > deadline - self.startup_timeout + 2.0:
+                # Something else held the port before we started: whatever answers there is
+                # not our server, which should be exiting with its bind error by now.
+                self.stop()
+                raise EmbeddedServerError(
+                    f"port {self.port} on {self.host} was already in use; {self.backend} {self.product} server: "
+                    f"{' '.join(argv)}\n{self.output}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedServerError(

@@ -322,7 +322,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("-ext", help="Python ext script: its public functions fn(key, value, db) become ext names")
     parser.add_argument("-log", help="append log lines to this file")
     parser.add_argument("database", nargs="?", default="*", help="*, +, or a name ending .tch, .tcb or .tct")
-    args, unknown = parser.parse_known_args(argv)
+    # ttserver's other options are accepted (so one command line serves both) and ignored;
+    # anything else is an error, as with ttserver.
+    for flag in ("-thnum", "-tout", "-pid", "-ulog", "-ulim", "-sid", "-mhost", "-mport", "-rts", "-skel", "-mul",
+                 "-mask", "-unmask"):
+        parser.add_argument(flag, dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
+    for flag in ("-dmn", "-kl", "-ld", "-le", "-uas", "-rcc"):
+        parser.add_argument(flag, action="store_true", dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
+    parser.add_argument("-extpc", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    unknown = [name for name, value in vars(args).items() if name.startswith("ignored") and value]
     if args.ext and args.ext.endswith(".lua"):
         print(f"tyrant stand-in: {args.ext}: the stand-in runs Python ext scripts (.py), not Lua; "
               "use the real ttserver for Lua", file=sys.stderr)
@@ -334,7 +343,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"tyrant stand-in: {exc}", file=sys.stderr)
         return 1
     if unknown:
-        server.log(f"ignored options: {' '.join(unknown)}")
+        server.log(f"ignored ttserver options: {' '.join(unknown)}")
     print(f"listening on {server.host}:{server.port}", flush=True)
     try:
         server.serve_forever()
