@@ -50,5 +50,6 @@ class CffiBuildHook(BuildHookInterface):
             shutil.rmtree(tmpdir, ignore_errors=True)
 
     def clean(self, versions: list[str]) -> None:
-        for path in glob.glob(os.path.join(self.root, "src", "kt_core", "_ktcodec*" + ("" if sys.platform == "win32" else ".so"))):
+        pattern = "_ktcodec*" + ("" if sys.platform == "win32" else ".so")
+        for path in glob.glob(os.path.join(self.root, "src", "kt_core", pattern)):
             os.remove(path)

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from kt_embedded import (
     STANDIN,
     EmbeddedServer,
@@ -110,7 +109,7 @@ def test_port_in_use_reports_server_output(cls: type, kt_backend: str) -> None:
 
 def test_missing_explicit_executable_is_an_error() -> None:
     server = EmbeddedServer(server="/nonexistent/ktserver")
-    with pytest.raises(EmbeddedServerError, match="not found.*standin"):
+    with pytest.raises(EmbeddedServerError, match=r"not found.*standin"):
         server.run()
 
 

@@ -268,7 +268,7 @@ def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, i
     if bytes(buf[pos : pos + n]) != _HTTP_PREFIX[:n]:
         raise ProtocolError("reply does not start with HTTP/1.")
     window = end if avail < HTTP_MAX_HEADER else pos + HTTP_MAX_HEADER
-    base = buf
+    base: bytes | bytearray | None = None if isinstance(buf, memoryview) else buf
     if isinstance(buf, memoryview):
         # A view of a whole bytes/bytearray (what Reader passes) can be searched in place.
         obj = buf.obj

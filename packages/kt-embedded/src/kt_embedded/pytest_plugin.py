@@ -18,9 +18,10 @@ Fixtures: ``kt_server``, ``kt_client``, ``kt_client_factory``; ``tt_server``, ``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -48,7 +49,8 @@ def _require_real(config: pytest.Config) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     selected = _selected_backends(config)
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("kt_backend") if callspec is not None else None
@@ -102,6 +104,7 @@ def kt_client_factory(kt_server: EmbeddedServer) -> Iterator[Callable[..., Any]]
     def make(**options: Any) -> Any:
         from kt_kyoto import KyotoTycoon
 
+        assert kt_server.port is not None
         client = KyotoTycoon(host=kt_server.host, port=kt_server.port, **options)
         made.append(client)
         return client
@@ -166,6 +169,7 @@ def tt_client_factory() -> Iterator[Callable[..., Any]]:
     def make(server: EmbeddedTokyoTyrantServer, **options: Any) -> Any:
         from kt_tyrant import TokyoTyrant
 
+        assert server.port is not None
         client = TokyoTyrant(host=server.host, port=server.port, **options)
         made.append(client)
         return client

@@ -34,7 +34,7 @@ class _Close:
         self.reply = reply
 
 
-def CLOSE(reply: bytes = b"") -> _Close:  # noqa: N802 - reads as a constant at call sites
+def CLOSE(reply: bytes = b"") -> _Close:
     return _Close(reply)
 
 

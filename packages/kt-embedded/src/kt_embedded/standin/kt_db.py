@@ -347,7 +347,7 @@ class KtDatabase:
             limit = max_ if max_ >= 0 else _INT64_MAX
             if self.ordered:
                 i = bisect_left(self._keys, prefix)
-                out = []
+                out: list[bytes] = []
                 while i < len(self._keys) and len(out) < limit and self._keys[i].startswith(prefix):
                     out.append(self._keys[i])
                     i += 1
@@ -373,7 +373,7 @@ class KtDatabase:
         hits = []
         for key in self.keys():
             seq = key.decode("utf-8", "replace") if utf else key
-            dist = _levenshtein(seq_origin, seq, range_)  # type: ignore[arg-type]
+            dist = _levenshtein(seq_origin, seq, range_)
             if dist <= range_:
                 hits.append((dist, key))
         hits.sort()
@@ -388,7 +388,7 @@ def _wrap64(n: int) -> int:
 
 
 def _take(it: Iterator[bytes], limit: int) -> list[bytes]:
-    out = []
+    out: list[bytes] = []
     for key in it:
         if len(out) >= limit:
             break

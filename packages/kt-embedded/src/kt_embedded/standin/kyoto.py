@@ -260,7 +260,7 @@ class KyotoTycoonStandin(StandinServer):
     def _handle_http(self, req: kyoto_http.HttpRequest, session: Session) -> Any:
         if req.procedure is None:
             # ktserver's REST interface (GET/PUT/DELETE /key) is not part of the stand-in.
-            status, out = ENOIMPL, {}
+            status, out = ENOIMPL, dict[bytes, bytes]()
         else:
             try:
                 status, out = self._rpc(req.procedure, req.params(), session)

@@ -150,7 +150,7 @@ class Database:
         self.put(key, value)
 
     def fwmkeys(self, prefix: bytes, max_keys: int) -> list[bytes]:
-        out = []
+        out: list[bytes] = []
         for key in self.keys():
             if max_keys >= 0 and len(out) >= max_keys:
                 break
@@ -441,7 +441,7 @@ class TreeDB(Database):
         return True
 
     def fwmkeys(self, prefix: bytes, max_keys: int) -> list[bytes]:
-        out = []
+        out: list[bytes] = []
         i = bisect.bisect_left(self._keys, prefix)
         while i < len(self._keys) and self._keys[i].startswith(prefix):
             if max_keys >= 0 and len(out) >= max_keys:
