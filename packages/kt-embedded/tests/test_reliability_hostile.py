@@ -75,8 +75,10 @@ TT_CASES: list[tuple[str, Callable[[Any], Any], type[Exception]]] = [
     ("key int", lambda c: c.set(5, "v"), InvalidTypeError),
     ("object value", lambda c: c.set("k", Unencodable()), InvalidTypeError),
     ("regex the server rejects", lambda c: c.match_regex("(["), TokyoTyrantError),
-    pytest.param("key lone surrogate", lambda c: c.get("\udfff"), InvalidArgumentError, marks=pytest.mark.xfail(
-        strict=True, reason="kt-tyrant raises a bare UnicodeEncodeError (reported to the kt-tyrant owner)")),
+    ("key lone surrogate", lambda c: c.get("\udfff"), InvalidArgumentError),
+    ("key lone surrogate (set)", lambda c: c.set("\udfff", "v"), InvalidArgumentError),
+    ("bulk key lone surrogate", lambda c: c.get_bulk(["a", "\udfff"]), InvalidArgumentError),
+    ("get_bulk None", lambda c: c.get_bulk(None), InvalidTypeError),
 ]
 
 
@@ -87,10 +89,12 @@ def test_tt_bad_input_raises_clearly_and_client_stays_usable(
     with pytest.raises(error) as info:
         call(tt_client)
     assert isinstance(info.value, KtError)
+    assert str(info.value)  # says what was wrong
     assert tt_client.get("ok") == "fine"
 
 
-@pytest.mark.xfail(strict=True, reason="get_bulk(None) raises a bare TypeError (reported to the kt-kyoto owner)")
 def test_kt_get_bulk_none_is_a_kt_error(kt_client: Any) -> None:
     with pytest.raises(InvalidTypeError):
         kt_client.get_bulk(None)
+    with pytest.raises(InvalidTypeError):
+        kt_client.remove_bulk(None)

@@ -265,6 +265,8 @@ class KyotoTycoon:
     def _get_bulk(self, keys: Iterable[KeyType], db: DbSpec) -> list[tuple[int, bytes, bytes, int]]:
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
             raise InvalidTypeError("keys must be a list of keys, not a single key")
+        if not isinstance(keys, Iterable):
+            raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
         dbi = self._dbidx(db)
         request = encode_get_bulk([(dbi, encode_key(k)) for k in keys])
         records = self._conns.get().request(request, read_get_bulk)[1]
@@ -313,6 +315,8 @@ class KyotoTycoon:
         """Remove every key in ``keys``; returns the number of keys removed."""
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
             raise InvalidTypeError("keys must be a list of keys, not a single key")
+        if not isinstance(keys, Iterable):
+            raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
         dbi = self._dbidx(db)
         records = [(dbi, encode_key(k)) for k in keys]
         if not records:

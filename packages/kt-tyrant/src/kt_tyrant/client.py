@@ -95,9 +95,16 @@ _ITER_BATCH_MAX = 1024
 _SEARCH_COMMANDS = ("get", "out", "count")
 
 
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(f"tyrant {what} cannot be encoded as UTF-8: {exc}") from None
+
+
 def _key_slow(key: object) -> bytes:
     if isinstance(key, str):
-        return key.encode("utf-8")
+        return _utf8(key, "key")
     if isinstance(key, (bytes, bytearray)):
         return bytes(key)
     raise InvalidTypeError(f"tyrant keys must be str or bytes, got {type(key).__name__}")
@@ -106,7 +113,7 @@ def _key_slow(key: object) -> bytes:
 def _text(value: object, what: str, numbers: bool = False) -> bytes:
     """A name, path, option string or misc argument as bytes (str is UTF-8; ints decimal if ``numbers``)."""
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return _utf8(value, what)
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if numbers and isinstance(value, int) and not isinstance(value, bool):
@@ -240,7 +247,10 @@ class TokyoTyrant:
     def get(self, key: KeyType) -> Any:
         """The deserialized value of ``key``, or None if it does not exist."""
         if key.__class__ is str:
-            key = key.encode("utf-8")
+            try:
+                key = key.encode("utf-8")
+            except UnicodeEncodeError:
+                key = _key_slow(key)  # raises InvalidArgumentError
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
@@ -254,7 +264,10 @@ class TokyoTyrant:
     def get_raw(self, key: KeyType) -> bytes | None:
         """The stored bytes of ``key``, or None if it does not exist."""
         if key.__class__ is str:
-            key = key.encode("utf-8")
+            try:
+                key = key.encode("utf-8")
+            except UnicodeEncodeError:
+                key = _key_slow(key)  # raises InvalidArgumentError
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
@@ -268,7 +281,10 @@ class TokyoTyrant:
     def set(self, key: KeyType, value: Any) -> bool:
         """Store ``value`` (serialized) under ``key``, overwriting. True; a failure raises."""
         if key.__class__ is str:
-            key = key.encode("utf-8")
+            try:
+                key = key.encode("utf-8")
+            except UnicodeEncodeError:
+                key = _key_slow(key)  # raises InvalidArgumentError
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         try:
@@ -420,7 +436,9 @@ class TokyoTyrant:
     def _mget(self, keys: Iterable[KeyType]) -> list[tuple[bytes, bytes]]:
         if isinstance(keys, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant get_bulk: keys must be a list of keys, not a single key")
-        raw = [k.encode("utf-8") if k.__class__ is str else _key_slow(k) for k in keys]
+        if not isinstance(keys, Iterable):
+            raise InvalidTypeError(f"tyrant get_bulk: keys must be a list of keys, got {type(keys).__name__}")
+        raw = [_key_slow(k) for k in keys]
         if not raw:
             return []
         request = encode_mget(raw)
@@ -466,6 +484,8 @@ class TokyoTyrant:
         """Remove several keys in one request (misc outlist); missing keys are ignored. True."""
         if isinstance(keys, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant remove_bulk: keys must be a list of keys, not a single key")
+        if not isinstance(keys, Iterable):
+            raise InvalidTypeError(f"tyrant remove_bulk: keys must be a list of keys, got {type(keys).__name__}")
         raw = [_key_slow(k) for k in keys]
         if raw:
             self._misc_ok("outlist", raw)
