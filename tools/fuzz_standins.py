@@ -20,6 +20,7 @@ import random
 import socket
 import struct
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,10 @@ def fuzz(seconds: float, seed: int = 0, check_every: int = 200) -> dict[str, int
     rng = random.Random(seed)
     seeds = load_seeds()
     stats = {"kt_cases": 0, "tt_cases": 0, "checks": 0}
-    for proto, manager in (("kt", EmbeddedServer(server=STANDIN, database=["*", "%"])),
-                           ("tt", EmbeddedTokyoTyrantServer(server=STANDIN))):
+    # Fuzzed TT `copy`/`restore` frames name arbitrary files: keep them inside a scratch folder.
+    workdir = tempfile.TemporaryDirectory(prefix="kt-fuzz-")
+    for proto, manager in (("kt", EmbeddedServer(server=STANDIN, database=["*", "%"], cwd=workdir.name)),
+                           ("tt", EmbeddedTokyoTyrantServer(server=STANDIN, cwd=workdir.name))):
         manager.run()
         try:
             client = manager.make_client(timeout=5)
@@ -109,6 +112,7 @@ def fuzz(seconds: float, seed: int = 0, check_every: int = 200) -> dict[str, int
             stats[f"{proto}_cases"] = n
         finally:
             manager.stop()
+    workdir.cleanup()
     return stats
 
 
