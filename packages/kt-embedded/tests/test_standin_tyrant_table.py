@@ -99,6 +99,9 @@ MATCHES = [
     ([C(b"text", b"FTSPH", b"quick BROWN")], {b"1"}),
     ([C(b"text", b"FTSAND", b"quick fox")], {b"1"}),
     ([C(b"text", b"FTSOR", b"quick dog")], {b"1", b"2"}),
+    ([C(b"text", b"FTSAND", b"quick,fox")], {b"1"}),  # commas separate FTSAND / FTSOR words too
+    ([C(b"text", b"FTSAND", b"quick, fox,,lazy")], set()),
+    ([C(b"text", b"FTSOR", b"quick,dog")], {b"1", b"2"}),
     ([C(b"text", b"FTSEX", b"quick && fox || lazy")], {b"1"}),  # quick AND (fox OR lazy)
     ([C(b"text", b"FTSEX", b"lazy || quick")], {b"1", b"2"}),
     ([C(b"city", b"~STREQ", b"tokyo")], {b"2", b"4", b"5"}),

@@ -114,6 +114,11 @@ def _fts_norm(data: bytes) -> str:
     return " ".join(text.split())
 
 
+def _fts_words(expr: bytes) -> list[str]:
+    """FTSAND / FTSOR: the expression's words, split at spaces and commas (as the real server does)."""
+    return [w for w in (_fts_norm(t) for t in re.split(rb"[\s,]+", expr)) if w]
+
+
 def _fts_ex(expr: bytes) -> list[list[str]]:
     """FTSEX: AND-ed groups of OR-ed phrases. Words (or "quoted phrases") are AND-ed, ``&&``
     included; ``||`` joins its neighbours into one group, so ``a && b || c`` is ``a AND (b OR c)``
@@ -198,8 +203,7 @@ class Cond:
             text = _fts_norm(value)
             if op == FTSPH:
                 return _fts_norm(expr) in text
-            words = [_fts_norm(t) for t in expr.split()]
-            words = [w for w in words if w]
+            words = _fts_words(expr)
             if op == FTSAND:
                 return all(w in text for w in words)
             if op == FTSOR:
@@ -502,7 +506,7 @@ class TableDB(Database):
         elif cond.op == FTSEX:
             words = [p for g in _fts_ex(cond.expr) for p in g]
         else:
-            words = [w for w in (_fts_norm(t) for t in cond.expr.split()) if w]
+            words = _fts_words(cond.expr)
         for w in words:
             n = sum(1 for c in self._recs.values() if w in _fts_norm(c.get(cond.column, b"")))
             lines.append(f'token occurrence: "{w}" {n}')
