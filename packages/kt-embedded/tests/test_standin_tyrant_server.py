@@ -86,3 +86,17 @@ def test_tt_test_script_functions() -> None:
         assert _call(s, T.encode_ext(b"fail"), T.read_ext) == (1, None)
         assert _call(s, T.encode_ext(b"nosuch"), T.read_ext) == (1, None)
         s.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(("spec", "type_name"), [
+    ("*", "on-memory hash"), ("+", "on-memory tree"), ("t.tch", "hash"), ("t.tcb", "B+ tree"), ("t.tct", "table"),
+])
+def test_stat_type_names_as_ttserver(spec: str, type_name: str, tmp_path: Path) -> None:
+    # the names the real ttserver 1.1.41 reports in stat for each database spec
+    database = spec if spec in ("*", "+") else str(tmp_path / spec)
+    with TokyoTyrantStandin(port=0, database=database) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        code, text = _call(sock, T.encode_stat(), T.read_stat)
+        assert code == 0
+        assert T.parse_stat(text)["type"] == type_name  # type: ignore[arg-type]

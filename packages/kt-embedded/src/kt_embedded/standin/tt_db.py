@@ -327,7 +327,7 @@ class HashDB(Database):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.file_based = path != "*"
-        self.type_name = "hash database" if self.file_based else "on-memory hash"
+        self.type_name = "hash" if self.file_based else "on-memory hash"
         self._data: dict[bytes, bytes] = {}
 
     def put(self, key: bytes, value: bytes) -> bool:
@@ -366,7 +366,7 @@ class TreeDB(Database):
     def __init__(self, path: str) -> None:
         super().__init__(path)
         self.file_based = path != "+"
-        self.type_name = "B+ tree database" if self.file_based else "on-memory tree"
+        self.type_name = "B+ tree" if self.file_based else "on-memory tree"
         self._keys: list[bytes] = []  # sorted
         self._values: dict[bytes, list[bytes]] = {}
         self._cursor: Optional[tuple[bytes, int]] = None  # next record to return: (key, dup index)

@@ -269,7 +269,7 @@ class TableDB(Database):
     """``x.tct``: records are ``{column: value}`` maps under a primary key."""
 
     file_based = True
-    type_name = "table database"
+    type_name = "table"
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
