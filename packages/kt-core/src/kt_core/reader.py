@@ -22,6 +22,9 @@ __all__ = ["NEED_MORE", "Reader", "DEFAULT_MAX_RESPONSE_SIZE"]
 
 DEFAULT_MAX_RESPONSE_SIZE: Final = 256 * 1024 * 1024
 _INITIAL_SIZE = 65536
+#: After a frame larger than this is consumed the buffer is replaced by a fresh small one, so an idle
+#: connection does not keep a large reply's buffer alive.
+SHRINK_ABOVE: Final = 1024 * 1024
 
 
 class _NeedMore:
@@ -76,6 +79,13 @@ class Reader:
     def clear(self) -> None:
         """Drop every buffered byte (e.g. after the connection was reset)."""
         self._start = self._end = self._need = 0
+        if len(self._buf) > SHRINK_ABOVE:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        # Only called when nothing is pending; a view a caller still holds keeps the old buffer alive, not this one.
+        self._buf = bytearray(_INITIAL_SIZE)
+        self._view = memoryview(self._buf)
 
     def _make_room(self, extra: int) -> None:
         """Ensure at least ``extra`` free bytes after ``_end``, compacting or replacing the buffer."""
@@ -143,6 +153,8 @@ class Reader:
         if nxt == end:
             # Everything consumed: restart at the front without moving any byte.
             self._start = self._end = 0
+            if len(self._buf) > SHRINK_ABOVE:
+                self._shrink()
         else:
             self._start = nxt
         return result
