@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kt_core.errors import InvalidArgumentError, KtConnectionError, ProtocolError
+from kt_core.errors import InvalidArgumentError, InvalidTypeError, KtConnectionError, ProtocolError
 from kt_core.retry import NO_RETRY, RetryPolicy, is_idempotent
 from kt_embedded.faultproxy import FaultProxy
 
@@ -89,3 +89,57 @@ def test_retry_rides_over_a_dropped_connection(kt_server: Any) -> None:
             policy.call("get", lambda: attempt("get", lambda: client.get("r")))
         assert attempts.count("get") == 2 + 4
         client.close()
+
+
+@pytest.mark.server
+def test_kt_client_retry_option_rides_over_dropped_connections(kt_server: Any) -> None:
+    from kt_kyoto import KyotoTycoon
+
+    with FaultProxy(kt_server.host, kt_server.port) as proxy:
+        plain = KyotoTycoon(proxy.host, proxy.port, timeout=1)
+        client = KyotoTycoon(proxy.host, proxy.port, timeout=1, retry=2)
+        client.set("r", "1")
+        client.remove("n")
+        assert client.incr("n") == 1
+        plain.set("p", "x")
+        proxy.drop_connections()
+        assert client.get("r") == "1"  # binary protocol: retried on a fresh connection
+        proxy.drop_connections()
+        assert client.exists("r") is True  # HTTP RPC: retried too
+        with pytest.raises(KtConnectionError):
+            plain.get("p")  # retry=None (the default): the dead connection's error reaches the caller
+        proxy.drop_connections()
+        with pytest.raises(KtConnectionError):
+            client.incr("n")  # never retried: the increment may have been applied
+        assert client.get_raw("n") is not None
+        plain.close()
+        client.close()
+
+
+@pytest.mark.server
+def test_tt_client_retry_option_rides_over_dropped_connections(tt_server: Any) -> None:
+    from kt_tyrant import TokyoTyrant
+
+    with FaultProxy(tt_server.host, tt_server.port) as proxy:
+        client = TokyoTyrant(proxy.host, proxy.port, timeout=1, retry=RetryPolicy(retries=2, backoff=0))
+        client.set("r", "1")
+        proxy.drop_connections()
+        assert client.get("r") == "1"
+        proxy.drop_connections()
+        with pytest.raises(KtConnectionError):
+            client.incr("n")  # addint is never retried
+        assert client.get("r") == "1"  # a fresh connection, then cut it again
+        proxy.drop_connections()
+        with pytest.raises(KtConnectionError):
+            client.append("r", "2")  # putcat is never retried
+        client.close()
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True])
+def test_bad_retry_option(bad: Any) -> None:
+    from kt_kyoto import KyotoTycoon
+    from kt_tyrant import TokyoTyrant
+
+    for cls in (KyotoTycoon, TokyoTyrant):
+        with pytest.raises((InvalidArgumentError, InvalidTypeError)):
+            cls("127.0.0.1", 1, retry=bad)

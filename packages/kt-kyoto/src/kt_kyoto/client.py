@@ -36,6 +36,7 @@ from kt_core.kyoto_binary import (
 )
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool, ThreadConnections
+from kt_core.retry import NO_RETRY, RetryPolicy
 from kt_serializers import KT_BINARY, get_serializer
 
 from ._util import (
@@ -55,6 +56,20 @@ __all__ = ["KyotoTycoon"]
 
 _STATUS_OK = 200
 _STATUS_LOGIC = 450
+
+# RPC procedures whose client method has another name (the retry policy knows operations by method name).
+_RPC_OPERATION = {"increment": "incr", "increment_double": "incr_double", "play_script": "script"}
+
+
+def _retry_policy(retry: Any) -> RetryPolicy:
+    """``retry`` as given to a client: None (no retries), an int (that many retries) or a RetryPolicy."""
+    if retry is None:
+        return NO_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if type(retry) is int:
+        return RetryPolicy(retries=retry)
+    raise InvalidTypeError(f"retry must be None, an int or a RetryPolicy, not {type(retry).__name__}")
 
 
 def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
@@ -80,6 +95,7 @@ class KyotoTycoon:
         default_db: int | str = 0,
         *,
         connection_pool: ConnectionPool | None = None,
+        retry: RetryPolicy | int | None = None,
     ) -> None:
         if not isinstance(host, str):
             raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
@@ -102,6 +118,7 @@ class KyotoTycoon:
         self._db_names: dict[str, int] | None = None  # from report: name -> index
         self._db_count = 0
         self._closed = False
+        self._retry = _retry_policy(retry)
         self.set_database(default_db)
 
     # ------------------------------------------------------------------ plumbing
@@ -132,8 +149,21 @@ class KyotoTycoon:
         # 0 always exists; any other default is checked (and a name resolved) on first binary use.
         self._dbi = 0 if db == 0 else -1
 
+    def _request(self, operation: str, request: bytes, reader: Any) -> Any:
+        """One binary-protocol request on this thread's connection, retried per the client's policy."""
+        if self._retry.retries:
+            conns = self._conns
+            return self._retry.call(operation, lambda: conns.get().request(request, reader)[1])
+        return self._conns.get().request(request, reader)[1]
+
     def _rpc(self, procedure: str, params: Any) -> RpcResult:
         request = encode_rpc(procedure, params, self._host_header)
+        if self._retry.retries:
+            operation = _RPC_OPERATION.get(procedure, procedure)
+            return self._retry.call(operation, lambda: self._rpc_once(request))
+        return self._rpc_once(request)
+
+    def _rpc_once(self, request: bytes) -> RpcResult:
         conn = self._conns.get()
         result: RpcResult = conn.request(request, read_rpc)[1]
         if result.close:
@@ -218,7 +248,7 @@ class KyotoTycoon:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
         request = encode_get_bulk(((dbi, key),))
-        records = self._conns.get().request(request, read_get_bulk)[1]
+        records = self._request("get", request, read_get_bulk)
         if records.__class__ is not list:
             raise records
         return self._loads(records[0][2]) if records else None
@@ -229,7 +259,7 @@ class KyotoTycoon:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
         request = encode_get_bulk(((dbi, key),))
-        records = self._conns.get().request(request, read_get_bulk)[1]
+        records = self._request("get", request, read_get_bulk)
         if records.__class__ is not list:
             raise records
         return records[0][2] if records else None
@@ -246,7 +276,7 @@ class KyotoTycoon:
             raise _dumps_error(exc) from exc
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
         request = encode_set_bulk(((dbi, key, data, expire_to_xt(expire_time)),))
-        hits = self._conns.get().request(request, read_set_bulk)[1]
+        hits = self._request("set", request, read_set_bulk)
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -257,7 +287,7 @@ class KyotoTycoon:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
         request = encode_remove_bulk(((dbi, key),))
-        hits = self._conns.get().request(request, read_remove_bulk)[1]
+        hits = self._request("remove", request, read_remove_bulk)
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -269,7 +299,7 @@ class KyotoTycoon:
             raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
         dbi = self._dbidx(db)
         request = encode_get_bulk([(dbi, encode_key(k)) for k in keys])
-        records = self._conns.get().request(request, read_get_bulk)[1]
+        records = self._request("get", request, read_get_bulk)
         if records.__class__ is not list:
             raise records
         return records
@@ -304,7 +334,7 @@ class KyotoTycoon:
         if not records:
             return 0
         request = encode_set_bulk(records)
-        hits = self._conns.get().request(request, read_set_bulk)[1]
+        hits = self._request("set", request, read_set_bulk)
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -322,7 +352,7 @@ class KyotoTycoon:
         if not records:
             return 0
         request = encode_remove_bulk(records)
-        hits = self._conns.get().request(request, read_remove_bulk)[1]
+        hits = self._request("remove", request, read_remove_bulk)
         if hits.__class__ is not int:
             raise hits
         return hits
@@ -355,7 +385,7 @@ class KyotoTycoon:
         else:
             records = [(encode_key(k), _raw_value(v)) for k, v in items]
         request = encode_play_script(bname, records)
-        result = self._conns.get().request(request, read_play_script)[1]
+        result = self._request("script", request, read_play_script)
         if result.__class__ is not list:
             raise KyotoTycoonError(f"script {name!r} failed: {result} (undefined function, "
                                    "an error returned by it, or a server without scripting)")

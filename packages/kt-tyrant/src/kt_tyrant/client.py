@@ -31,6 +31,7 @@ from typing import Any, Callable, Union
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
 from kt_core.pool import ConnectionPool, ThreadConnections
+from kt_core.retry import NO_RETRY, RetryPolicy
 from kt_core.tyrant import (
     RDBMONOULOG,
     RDBXOLCKGLB,
@@ -93,6 +94,20 @@ KeyType = Union[str, bytes]
 _ITER_BATCH_FIRST = 64
 _ITER_BATCH_MAX = 1024
 _SEARCH_COMMANDS = ("get", "out", "count")
+# misc commands safe to repeat after an unknown outcome; any other (putlist adds duplicates on a B+ tree
+# file, putdup, genuid, setindex with keep...) is sent as operation "misc", which is never retried.
+_MISC_RETRYABLE = frozenset({"getpart", "outlist", "range", "regex", "search", "error"})
+
+
+def _retry_policy(retry: Any) -> RetryPolicy:
+    """``retry`` as given to a client: None (no retries), an int (that many retries) or a RetryPolicy."""
+    if retry is None:
+        return NO_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if type(retry) is int:
+        return RetryPolicy(retries=retry)
+    raise InvalidTypeError(f"retry must be None, an int or a RetryPolicy, not {type(retry).__name__}")
 
 
 def _utf8(text: str, what: str) -> bytes:
@@ -161,6 +176,8 @@ class TokyoTyrant:
         default_db: int | None = 0,
         connection_pool: ConnectionPool | None = None,
         max_connections: int | None = None,
+        *,
+        retry: RetryPolicy | int | None = None,
     ) -> None:
         if default_db not in (0, None) or isinstance(default_db, bool):
             raise InvalidArgumentError(
@@ -181,6 +198,7 @@ class TokyoTyrant:
             connection_pool = ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
         self.pool = connection_pool
         self._conns = ThreadConnections(connection_pool)
+        self._retry = _retry_policy(retry)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -225,9 +243,16 @@ class TokyoTyrant:
             return list(keys)
         return [self._decode_key(k) for k in keys]
 
+    def _request(self, operation: str, request: bytes, reader: Callable[..., Any]) -> Any:
+        """One request on this thread's connection, retried per the client's policy."""
+        if self._retry.retries:
+            conns = self._conns
+            return self._retry.call(operation, lambda: conns.get().request(request, reader))
+        return self._conns.get().request(request, reader)
+
     def _misc(self, command: str, args: Iterable[bytes], update_log: bool = True) -> tuple[int, list[bytes]]:
         request = encode_misc(command.encode("ascii"), args, 0 if update_log else RDBMONOULOG)
-        r = self._conns.get().request(request, read_misc)
+        r = self._request(command if command in _MISC_RETRYABLE else "misc", request, read_misc)
         return r[1], r[2]
 
     def _misc_ok(self, command: str, args: Iterable[bytes], update_log: bool = True) -> list[bytes]:
@@ -237,7 +262,7 @@ class TokyoTyrant:
         return items
 
     def _simple(self, command: str, request: bytes, read_fn: Callable[..., Any]) -> bool:
-        r = self._conns.get().request(request, read_fn)
+        r = self._request(command, request, read_fn)
         if r[1]:
             raise _failed(command, r[1])
         return True
@@ -254,7 +279,7 @@ class TokyoTyrant:
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
-        r = self._conns.get().request(request, read_get)
+        r = self._request("get", request, read_get)
         if r[1]:
             if r[1] == 1:
                 return None
@@ -271,7 +296,7 @@ class TokyoTyrant:
         elif key.__class__ is not bytes:
             key = _key_slow(key)
         request = encode_get(key)
-        r = self._conns.get().request(request, read_get)
+        r = self._request("get", request, read_get)
         if r[1]:
             if r[1] == 1:
                 return None
@@ -294,7 +319,7 @@ class TokyoTyrant:
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
         request = encode_put(key, data)
-        r = self._conns.get().request(request, read_put)
+        r = self._request("set", request, read_put)
         if r[1]:
             raise _failed("put", r[1])
         return True
@@ -302,7 +327,7 @@ class TokyoTyrant:
     def remove(self, key: KeyType) -> int:
         """Remove ``key``: the number of records removed (1, or 0 if it did not exist)."""
         request = encode_out(_key_slow(key))
-        r = self._conns.get().request(request, read_out)
+        r = self._request("remove", request, read_out)
         if r[1]:
             if r[1] == 1:
                 return 0
@@ -312,7 +337,7 @@ class TokyoTyrant:
     def add(self, key: KeyType, value: Any) -> bool:
         """Store only if ``key`` does not exist (putkeep): True if added, False if it existed."""
         request = encode_putkeep(_key_slow(key), self._dumps(value))
-        r = self._conns.get().request(request, read_putkeep)
+        r = self._request("add", request, read_putkeep)
         if r[1]:
             if r[1] == 1:
                 return False
@@ -374,7 +399,7 @@ class TokyoTyrant:
     def exists(self, key: KeyType) -> bool:
         """True if ``key`` exists (vsiz)."""
         request = encode_vsiz(_key_slow(key))
-        r = self._conns.get().request(request, read_vsiz)
+        r = self._request("exists", request, read_vsiz)
         if r[1] and r[1] != 1:
             raise _failed("vsiz", r[1])
         return not r[1]
@@ -382,7 +407,7 @@ class TokyoTyrant:
     def length(self, key: KeyType) -> int | None:
         """The size in bytes of the value of ``key`` (vsiz), or None if it does not exist."""
         request = encode_vsiz(_key_slow(key))
-        r = self._conns.get().request(request, read_vsiz)
+        r = self._request("exists", request, read_vsiz)
         if r[1]:
             if r[1] == 1:
                 return None
@@ -397,7 +422,7 @@ class TokyoTyrant:
         if not isinstance(n, int) or isinstance(n, bool):
             raise InvalidTypeError(f"tyrant incr: n must be an int, got {type(n).__name__}")
         request = encode_addint(_key_slow(key), n)
-        r = self._conns.get().request(request, read_addint)
+        r = self._request("addint", request, read_addint)
         if r[1]:
             raise _failed("addint", r[1], "the existing record is not a 4-byte integer")
         return r[2]
@@ -407,7 +432,7 @@ class TokyoTyrant:
         if not isinstance(n, (int, float)) or isinstance(n, bool):
             raise InvalidTypeError(f"tyrant incr_double: n must be a number, got {type(n).__name__}")
         request = encode_adddouble(_key_slow(key), float(n))
-        r = self._conns.get().request(request, read_adddouble)
+        r = self._request("adddouble", request, read_adddouble)
         if r[1]:
             raise _failed("adddouble", r[1], "the existing record is not an 8-byte double")
         return r[2]
@@ -442,7 +467,7 @@ class TokyoTyrant:
         if not raw:
             return []
         request = encode_mget(raw)
-        r = self._conns.get().request(request, read_mget)
+        r = self._request("mget", request, read_mget)
         if r[1]:
             raise _failed("mget", r[1])
         return r[2]
@@ -506,7 +531,7 @@ class TokyoTyrant:
         raw_value = b"" if value is None else self._value(value, encode_value)
         fn = _text(name, "script name")
         request = encode_ext(fn, raw_key, raw_value, opts)
-        r = self._conns.get().request(request, read_ext)
+        r = self._request("ext", request, read_ext)
         if r[1]:
             raise _failed("ext", r[1], f"function {fn.decode('utf-8', 'replace')!r} is missing or failed")
         return self._loads(r[2]) if decode_result else r[2]
@@ -522,7 +547,7 @@ class TokyoTyrant:
         name = _text(cmd, "misc command")
         raw = [_text(a, "misc argument", numbers=True) for a in (args or ())]
         request = encode_misc(name, raw, 0 if update_log else RDBMONOULOG)
-        r = self._conns.get().request(request, read_misc)
+        r = self._request("misc", request, read_misc)
         if r[1]:
             raise _failed(f"misc {name.decode('utf-8', 'replace')}", r[1])
         return r[2]
@@ -536,7 +561,7 @@ class TokyoTyrant:
     def status(self) -> dict[str, int | float | str]:
         """The server's status (stat), numbers parsed."""
         request = encode_stat()
-        r = self._conns.get().request(request, read_stat)
+        r = self._request("stat", request, read_stat)
         if r[1]:
             raise _failed("stat", r[1])
         return parse_stat(r[2])
@@ -544,7 +569,7 @@ class TokyoTyrant:
     def count(self) -> int:
         """The number of records (rnum)."""
         request = encode_rnum()
-        r = self._conns.get().request(request, read_rnum)
+        r = self._request("rnum", request, read_rnum)
         if r[1]:
             raise _failed("rnum", r[1])
         return r[2]
@@ -556,7 +581,7 @@ class TokyoTyrant:
     def size(self) -> int:
         """The database size in bytes (size)."""
         request = encode_size()
-        r = self._conns.get().request(request, read_size)
+        r = self._request("size", request, read_size)
         if r[1]:
             raise _failed("size", r[1])
         return r[2]
@@ -614,7 +639,7 @@ class TokyoTyrant:
         """Keys starting with ``prefix`` (fwmkeys), at most ``max_keys`` (None: no limit)."""
         limit = -1 if max_keys is None else _count(max_keys, "max_keys", 0)
         request = encode_fwmkeys(_key_slow(prefix), limit)
-        r = self._conns.get().request(request, read_fwmkeys)
+        r = self._request("fwmkeys", request, read_fwmkeys)
         if r[1]:
             raise _failed("fwmkeys", r[1])
         return self._decode_keys(r[2])
