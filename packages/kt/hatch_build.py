@@ -29,7 +29,11 @@ class SiblingPinsHook(MetadataHookInterface):
         for name in SIBLINGS:
             extra = EXTRAS.get(name, "")
             if local:
-                deps.append(f"{name}{extra} @ {(here.parent / name).as_uri()}")
+                # pip links a sibling's plain `name==version` requirement to the direct reference
+                # only when the reference without extras is listed too.
+                deps.append(f"{name} @ {(here.parent / name).as_uri()}")
+                if extra:
+                    deps.append(f"{name}{extra} @ {(here.parent / name).as_uri()}")
             else:
                 deps.append(f"{name}{extra}=={version}")
         metadata["dependencies"] = deps

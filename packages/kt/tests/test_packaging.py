@@ -110,7 +110,19 @@ def test_meta_package_release_metadata_pins_siblings(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_meta_package_installs_all_six() -> None:
-    names = _dry_run(PACKAGES / "kt")
+def test_meta_package_installs_all_six(tmp_path: Path) -> None:
+    # Exactly what the README's first command does, in a fresh virtual environment.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(PACKAGES / "kt")],
+                             capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stderr[-3000:]
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True, timeout=120)
+    names = {item["name"] for item in json.loads(listed.stdout)}
     assert set(NAMES) <= names, names
     assert "msgpack" in names  # KT_MSGPACK is part of the documented API
+    check = subprocess.run([str(python), "-c", "import kt; print(kt.IMPLEMENTATION, kt.KyotoTycoon, kt.QueryBuilder)"],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0 and check.stdout.startswith("c "), check.stderr
