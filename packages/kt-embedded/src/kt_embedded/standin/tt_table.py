@@ -191,10 +191,10 @@ class Cond:
             if op == NUMLE:
                 return num <= self._num
             if op == NUMBT:
-                toks = _tokens(expr)
-                if len(toks) < 2:
+                bounds = _tokens(expr)
+                if len(bounds) < 2:
                     return False
-                lo, hi = tc_atof(toks[0]), tc_atof(toks[1])
+                lo, hi = tc_atof(bounds[0]), tc_atof(bounds[1])
                 if lo > hi:
                     lo, hi = hi, lo
                 return lo <= num <= hi
@@ -540,7 +540,7 @@ class TableDB(Database):
                 # an index yields its records in value order; ties keep insertion order
                 col = cond.column
                 pks = sorted((pk for pk in pks if _column(pk, self._recs[pk], col) is not None),
-                             key=lambda pk: key(_column(pk, self._recs[pk], col)),  # type: ignore[arg-type]
+                             key=lambda pk: key(_column(pk, self._recs[pk], col)),  # type: ignore[arg-type,return-value]
                              reverse=index_desc)
                 order_kinds = (NUMASC, NUMDESC) if key is tc_atof else (STRASC, STRDESC)
                 if query.order is not None and query.order[0] == col and query.order[1] in order_kinds:
