@@ -24,7 +24,7 @@ from kt import (
     EmbeddedTokyoTyrantServer,
     QueryBuilder,
 )
-from kt_embedded.pytest_plugin import script_path
+from kt_embedded import real_server_available, script_path
 
 
 def show(label: str, value: object) -> None:
@@ -35,8 +35,8 @@ def kyoto_tycoon_demo() -> None:
     # The real ktserver runs Lua scripts; the stand-in runs the same functions written in Python.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        server = EmbeddedServer(database=["*", "%"])
-        server.server_args = ["-scr", str(script_path("kt_test.lua" if _real("ktserver") else "kt_test.py"))]
+        script = script_path("kt_test.lua" if real_server_available("ktserver") else "kt_test.py")
+        server = EmbeddedServer(database=["*", "%"], server_args=["-scr", str(script)])
         server.run()
     print(f"Kyoto Tycoon: {server.backend} server on {server.host}:{server.port}")
     for warning in caught:
@@ -95,12 +95,6 @@ def tokyo_tyrant_demo() -> None:
         show("name starts with 'al': get", starts_with_al.get(table))
     finally:
         server.stop()
-
-
-def _real(executable: str) -> bool:
-    import shutil
-
-    return shutil.which(executable) is not None
 
 
 def main() -> int:

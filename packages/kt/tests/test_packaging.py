@@ -117,7 +117,7 @@ def test_meta_package_installs_all_six(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KT_PUREPYTHON", "KT_REQUIRE_C")}
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(PACKAGES / "kt")],
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", str(PACKAGES / "kt")],
                              capture_output=True, text=True, timeout=900, env=env)
     assert install.returncode == 0, install.stderr[-3000:]
     listed = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
@@ -128,3 +128,9 @@ def test_meta_package_installs_all_six(tmp_path: Path) -> None:
     check = subprocess.run([str(python), "-c", "import kt; print(kt.IMPLEMENTATION, kt.KyotoTycoon, kt.QueryBuilder)"],
                            capture_output=True, text=True, timeout=120, env=env)
     assert check.returncode == 0 and check.stdout.startswith("c "), check.stderr
+    # ...and the demo runs there, with nothing else installed (no pytest, no test extras).
+    demo = subprocess.run([str(python), str(ROOT / "examples" / "demo.py")], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-3000:]
+    assert "Kyoto Tycoon: " in demo.stdout and "Tokyo Tyrant: " in demo.stdout
+    assert demo.stdout.rstrip().endswith("demo finished")

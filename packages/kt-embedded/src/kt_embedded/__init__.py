@@ -15,6 +15,7 @@ from .managers import (
     ServerNotInstalledWarning,
     find_free_port,
     real_server_available,
+    script_path,
 )
 
 __version__ = "0.1.0"
@@ -27,4 +28,5 @@ __all__ = [
     "ServerNotInstalledWarning",
     "find_free_port",
     "real_server_available",
+    "script_path",
 ]

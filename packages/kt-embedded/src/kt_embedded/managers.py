@@ -22,6 +22,8 @@ import time
 import warnings
 import weakref
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "ServerNotInstalledWarning",
     "find_free_port",
     "real_server_available",
+    "script_path",
 ]
 
 STANDIN = "standin"
@@ -62,6 +65,12 @@ def find_free_port(host: str = "127.0.0.1") -> int:
                 continue
             return port
     raise EmbeddedServerError(f"no free port found on {host} in {_PORT_RANGE}")
+
+
+def script_path(name: str) -> Path:
+    """Path of a script shipped in kt_embedded/scripts: ``kt_test.lua``/``kt_test.py`` for ktserver's
+    ``-scr`` and the KT stand-in, ``tt_test.lua``/``tt_test.py`` for ttserver's ``-ext`` and the TT stand-in."""
+    return Path(str(resources.files("kt_embedded") / "scripts" / name))
 
 
 def real_server_available(executable: str) -> bool:

@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from .managers import STANDIN, EmbeddedServer, EmbeddedTokyoTyrantServer, _Manager, real_server_available
+from .managers import (
+    STANDIN,
+    EmbeddedServer,
+    EmbeddedTokyoTyrantServer,
+    _Manager,
+    real_server_available,
+    script_path,
+)
 
 BACKENDS = ("real", "standin")
 
@@ -58,11 +63,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-def script_path(name: str) -> Path:
-    """Path of a script shipped in kt_embedded/scripts (e.g. ``kt_test.lua``)."""
-    return Path(str(resources.files("kt_embedded") / "scripts" / name))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
