@@ -244,3 +244,81 @@ def test_query_defaults() -> None:
 
 def test_index_constants_are_distinct() -> None:
     assert len({INDEX_STR, INDEX_NUM, INDEX_TOKEN, INDEX_QGRAM}) == 4
+
+
+# ---------------------------------------------------------------- lone surrogates in caller text
+
+BAD = "x\ud800y"  # a lone surrogate: str that has no UTF-8 encoding
+
+
+@pytest.mark.parametrize(("call", "names"), [
+    (lambda c: c.get(BAD), "key"),
+    (lambda c: c.get_raw(BAD), "key"),
+    (lambda c: c.set(BAD, "v"), "key"),
+    (lambda c: c.set("k", BAD), "value"),
+    (lambda c: c.remove(BAD), "key"),
+    (lambda c: c.add("k", BAD), "value"),
+    (lambda c: c.append(BAD, "v"), "key"),
+    (lambda c: c.addshl("k", BAD, 3), "value"),
+    (lambda c: c.setnr("k", BAD), "value"),
+    (lambda c: c.setnr_bulk({BAD: "v"}), "key"),
+    (lambda c: c.setdup("k", BAD), "value"),
+    (lambda c: c.setdupback(BAD, "v"), "key"),
+    (lambda c: c.get_part(BAD), "key"),
+    (lambda c: c.exists(BAD), "key"),
+    (lambda c: c.length(BAD), "key"),
+    (lambda c: c.incr(BAD), "key"),
+    (lambda c: c.incr_double(BAD), "key"),
+    (lambda c: c.get_bulk(["k", BAD]), "key"),
+    (lambda c: c.get_bulk_raw([BAD]), "key"),
+    (lambda c: c.set_bulk({"k": BAD}), "value"),
+    (lambda c: c.update(k=BAD), "value"),
+    (lambda c: c.remove_bulk([BAD]), "key"),
+    (lambda c: c.script(BAD), "script name"),
+    (lambda c: c.script("f", BAD), "key"),
+    (lambda c: c.script("f", "k", BAD), "value"),
+    (lambda c: c.script("f", "k", BAD, encode_value=False), "value"),
+    (lambda c: c.misc(BAD), "misc command"),
+    (lambda c: c.misc("get", [BAD]), "misc argument"),
+    (lambda c: c.optimize(BAD), "optimize options"),
+    (lambda c: c.copy(BAD), "copy path"),
+    (lambda c: c.get_range(BAD), "key"),
+    (lambda c: c.get_range("a", BAD), "key"),
+    (lambda c: c.match_prefix(BAD), "key"),
+    (lambda c: c.match_regex(BAD), "regex"),
+    (lambda c: c.iter_from(BAD), "key"),
+    (lambda c: c[BAD], "key"),
+    (lambda c: c.__setitem__(BAD, "v"), "key"),
+    (lambda c: c.__delitem__(BAD), "key"),
+    (lambda c: BAD in c, "key"),
+    (lambda c: c.set_index(BAD, INDEX_STR), "column name"),
+    (lambda c: c.optimize_index(BAD), "column name"),
+    (lambda c: c.delete_index(BAD), "column name"),
+    (lambda c: c.search([BAD]), "search expression"),
+])
+def test_lone_surrogate_raises_invalid_argument_naming_it(offline: TokyoTyrant, call, names: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidArgumentError, match=names) as info:
+        call(offline)
+    assert not isinstance(info.value, UnicodeError)
+
+
+@pytest.mark.parametrize(("build", "names"), [
+    (lambda: QueryBuilder().filter(BAD, OP_STR_EQ, "v"), "column"),
+    (lambda: QueryBuilder().filter("c", OP_STR_EQ, BAD), "value"),
+    (lambda: QueryBuilder().filter("c", OP_STR_ANY, ["a", BAD]), "token"),
+    (lambda: QueryBuilder().filter("c", OP_FTS_EXPRESSION, BAD), "value"),
+    (lambda: QueryBuilder().order_by(BAD), "column"),
+])
+def test_query_lone_surrogate_raises_invalid_argument_naming_it(build, names: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidArgumentError, match=names) as info:
+        build()
+    assert not isinstance(info.value, UnicodeError)
+
+
+def test_table_value_with_lone_surrogate_raises_before_sending() -> None:
+    client = TokyoTyrant(port=1, serializer=kt_tyrant.TT_TABLE)
+    client._conns = _NoSend(client.pool)
+    with pytest.raises(InvalidArgumentError, match="value"):
+        client.set("k", {"col": BAD})
+    with pytest.raises(InvalidArgumentError, match="value"):
+        client.set("k", {BAD: "v"})

@@ -223,9 +223,9 @@ class TokyoTyrant:
         try:
             return self._dumps_fn(value)
         except TypeError as exc:
-            raise InvalidTypeError(str(exc)) from exc
-        except ValueError as exc:
-            raise InvalidArgumentError(str(exc)) from exc
+            raise InvalidTypeError(f"tyrant value cannot be serialized: {exc}") from exc
+        except ValueError as exc:  # UnicodeEncodeError (a str with a lone surrogate) included
+            raise InvalidArgumentError(f"tyrant value cannot be serialized: {exc}") from exc
 
     def _value(self, value: Any, encode: bool) -> bytes:
         return self._dumps(value) if encode else _text(value, "value")
@@ -314,10 +314,8 @@ class TokyoTyrant:
             key = _key_slow(key)
         try:
             data = self._dumps_fn(value)
-        except TypeError as exc:
-            raise InvalidTypeError(str(exc)) from exc
-        except ValueError as exc:
-            raise InvalidArgumentError(str(exc)) from exc
+        except (TypeError, ValueError):
+            data = self._dumps(value)  # raises the argument error that names the value
         request = encode_put(key, data)
         r = self._request("set", request, read_put)
         if r[1]:

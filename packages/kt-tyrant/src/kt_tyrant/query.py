@@ -28,7 +28,10 @@ _FLAGS = OP_NEGATE | OP_NOINDEX
 
 def _text(value: object, what: str) -> bytes:
     if isinstance(value, str):
-        data = value.encode("utf-8")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: refuse it before anything is sent
+            raise InvalidArgumentError(f"query {what} cannot be encoded as UTF-8: {exc}") from None
     elif isinstance(value, (bytes, bytearray)):
         data = bytes(value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
