@@ -43,6 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail, instead of skipping, when ktserver/ttserver is not installed (env KT_REQUIRE_REAL=1)")
 
 
+SERVER_FIXTURES = frozenset({
+    "kt_backend", "kt_server", "kt_client", "kt_client_factory", "tt_server", "tt_client", "tt_tree_server",
+    "tt_tree_client", "tt_btree_server", "tt_btree_client", "tt_table_server", "tt_table_client",
+})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "server: needs a running server (every available backend)")
+
+
 def _selected_backends(config: pytest.Config) -> tuple[str, ...]:
     choice = config.getoption("--kt-backend") or os.environ.get("KT_TEST_BACKEND") or "all"
     return BACKENDS if choice == "all" else (choice,)
@@ -57,6 +67,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
+        # A test that uses a server fixture is a server test, marked or not: `-m "not server"` selects
+        # exactly the tests that need no server.
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("kt_backend") if callspec is not None else None
         (drop if backend is not None and backend not in selected else keep).append(item)
