@@ -14,6 +14,7 @@ __all__ = [
     "KeyType",
     "decode_key",
     "encode_key",
+    "encode_text",
     "expire_to_xt",
     "http_db",
     "parse_number",
@@ -27,20 +28,31 @@ ExpireSpec = Union[int, float, datetime.timedelta, datetime.datetime, None]
 MAX_DB_INDEX = 0xFFFF
 
 
-def encode_key(key: Any) -> bytes:
-    """A key as bytes: ``str`` is UTF-8 encoded; anything but str/bytes-like is refused before sending."""
+def encode_text(text: str, what: str) -> bytes:
+    """``text`` (the caller's argument ``what``) as UTF-8; a lone surrogate is refused before sending."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(f"{what} cannot be encoded as UTF-8: {exc}") from None
+
+
+def encode_key(key: Any, what: str = "key") -> bytes:
+    """A key as bytes: ``str`` is UTF-8 encoded; anything but str/bytes-like is refused before sending.
+
+    ``what`` names the argument in the exception (``prefix``, ``regex``, ``origin`` go through here too).
+    """
     if type(key) is str:
         try:
             return key.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise InvalidArgumentError(f"key cannot be encoded as UTF-8: {exc}") from None
+            raise InvalidArgumentError(f"{what} cannot be encoded as UTF-8: {exc}") from None
     if type(key) is bytes:
         return key
     if isinstance(key, (bytes, bytearray, memoryview)):
         return bytes(key)
     if isinstance(key, str):
-        return encode_key(str(key))
-    raise InvalidTypeError(f"keys must be str or bytes, not {type(key).__name__}")
+        return encode_key(str(key), what)
+    raise InvalidTypeError(f"{what} must be str or bytes, not {type(key).__name__}")
 
 
 def decode_key(key: bytes) -> str | bytes:
@@ -64,6 +76,7 @@ def check_db(db: Any) -> int | str:
     if isinstance(db, str) and not isinstance(db, bool):
         if not db:
             raise InvalidArgumentError("database name must not be empty")
+        encode_text(db, "database name")  # a lone surrogate: refused here, before any report lookup
         return db
     raise InvalidTypeError(f"db must be an int index or a str name, not {type(db).__name__}")
 
@@ -76,7 +89,7 @@ def http_db(db: Any) -> bytes:
     if db[:1].isdigit():
         # The server reads a value starting with a digit as an index, so such a name cannot be addressed.
         raise InvalidArgumentError(f"database name {db!r} starts with a digit; address it by index")
-    return db.encode("utf-8")
+    return encode_text(db, "database name")
 
 
 def expire_to_xt(expire_time: Any) -> int:

@@ -36,7 +36,7 @@ from kt_core.kyoto_binary import (
 )
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool, ThreadConnections
-from kt_core.retry import NO_RETRY, RetryPolicy
+from kt_core.retry import RetryPolicy, retry_policy
 from kt_serializers import KT_BINARY, get_serializer
 
 from ._util import (
@@ -46,6 +46,7 @@ from ._util import (
     check_db,
     decode_key,
     encode_key,
+    encode_text,
     expire_to_xt,
     http_db,
     parse_number,
@@ -59,17 +60,6 @@ _STATUS_LOGIC = 450
 
 # RPC procedures whose client method has another name (the retry policy knows operations by method name).
 _RPC_OPERATION = {"increment": "incr", "increment_double": "incr_double", "play_script": "script"}
-
-
-def _retry_policy(retry: Any) -> RetryPolicy:
-    """``retry`` as given to a client: None (no retries), an int (that many retries) or a RetryPolicy."""
-    if retry is None:
-        return NO_RETRY
-    if isinstance(retry, RetryPolicy):
-        return retry
-    if type(retry) is int:
-        return RetryPolicy(retries=retry)
-    raise InvalidTypeError(f"retry must be None, an int or a RetryPolicy, not {type(retry).__name__}")
 
 
 def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
@@ -118,7 +108,7 @@ class KyotoTycoon:
         self._db_names: dict[str, int] | None = None  # from report: name -> index
         self._db_count = 0
         self._closed = False
-        self._retry = _retry_policy(retry)
+        self._retry = retry_policy(retry)
         self.set_database(default_db)
 
     # ------------------------------------------------------------------ plumbing
@@ -365,7 +355,7 @@ class KyotoTycoon:
         with the client's serializer; otherwise values go as bytes/str and come back as bytes.
         """
         if isinstance(name, str):
-            bname = name.encode("utf-8")
+            bname = encode_text(name, "script name")
         elif isinstance(name, bytes):
             bname = name
         else:
@@ -383,7 +373,7 @@ class KyotoTycoon:
             dump = self._dump
             records = [(encode_key(k), dump(v)) for k, v in items]
         else:
-            records = [(encode_key(k), _raw_value(v)) for k, v in items]
+            records = [(encode_key(k), _raw_value(v, k)) for k, v in items]
         request = encode_play_script(bname, records)
         result = self._request("script", request, read_play_script)
         if result.__class__ is not list:
@@ -507,7 +497,7 @@ class KyotoTycoon:
         if command is not None:
             if not isinstance(command, (str, bytes)):
                 raise InvalidTypeError(f"command must be a str, not {type(command).__name__}")
-            params.append((b"command", command.encode("utf-8") if isinstance(command, str) else command))
+            params.append((b"command", encode_text(command, "command") if isinstance(command, str) else command))
         self._rpc_ok("synchronize", params)
         return True
 
@@ -567,11 +557,11 @@ class KyotoTycoon:
 
     def match_prefix(self, prefix: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
         """Keys starting with ``prefix`` (at most ``max_keys``)."""
-        return self._match("match_prefix", [(b"prefix", encode_key(prefix))], max_keys, db)
+        return self._match("match_prefix", [(b"prefix", encode_key(prefix, "prefix"))], max_keys, db)
 
     def match_regex(self, regex: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
         """Keys matching the regular expression (at most ``max_keys``). An invalid regex raises."""
-        return self._match("match_regex", [(b"regex", encode_key(regex))], max_keys, db)
+        return self._match("match_regex", [(b"regex", encode_key(regex, "regex"))], max_keys, db)
 
     def match_similar(self, origin: KeyType, distance: int | None = None, max_keys: int | None = None,
                       db: DbSpec = None) -> list[Any]:
@@ -579,7 +569,7 @@ class KyotoTycoon:
 
         A ``str`` origin is compared by characters (UTF-8), a ``bytes`` origin by bytes.
         """
-        params = [(b"origin", encode_key(origin))]
+        params = [(b"origin", encode_key(origin, "origin"))]
         if distance is not None:
             if type(distance) is not int:
                 raise InvalidTypeError(f"distance must be an int, not {type(distance).__name__}")
@@ -665,9 +655,9 @@ def _first(pair: tuple[int, bytes]) -> int:
     return pair[0]
 
 
-def _raw_value(value: Any) -> bytes:
+def _raw_value(value: Any, key: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return encode_text(value, f"script value of {key!r}")
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise InvalidTypeError(f"with encode_values=False values must be str or bytes, not {type(value).__name__}")

@@ -1,0 +1,64 @@
+"""Every str argument a caller passes is UTF-8 encoded before sending; one that cannot be (a lone surrogate)
+raises InvalidArgumentError naming the argument, and nothing is sent."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+from kt_core.errors import InvalidArgumentError
+from kt_kyoto import KyotoTycoon
+
+LONE = "a\ud800b"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(("call", "named"), [
+    (lambda c: c.script(LONE), "script name"),
+    (lambda c: c.script("echo", {"k": LONE}, encode_values=False), "script value of 'k'"),
+    (lambda c: c.script("echo", encode_values=False, k=LONE), "script value of 'k'"),
+    (lambda c: c.script("echo", {LONE: "v"}), "key"),
+    (lambda c: c.script("echo", {"k": LONE}), "serializer"),  # the value goes through KT_BINARY
+    (lambda c: c.synchronize(command=LONE), "command"),
+    (lambda c: c.synchronize(db=LONE), "database name"),
+    (lambda c: c.get("k", db=LONE), "database name"),
+    (lambda c: c.set("k", "v", db=LONE), "database name"),
+    (lambda c: c.set_database(LONE), "database name"),
+    (lambda c: c.cursor(db=LONE), "database name"),
+    (lambda c: list(c.keys(db=LONE)), "database name"),
+    (lambda c: c.set(LONE, "v"), "key"),
+    (lambda c: c.set("k", LONE), "serializer"),
+    (lambda c: c.set_bulk({"k": LONE}), "serializer"),
+    (lambda c: c.get_bulk(["k", LONE]), "key"),
+    (lambda c: c.remove_bulk([LONE]), "key"),
+    (lambda c: c.add(LONE, "v"), "key"),
+    (lambda c: c.cas("k", LONE, "v"), "serializer"),
+    (lambda c: c.incr(LONE), "key"),
+    (lambda c: c.match_prefix(LONE), "prefix"),
+    (lambda c: c.match_regex(LONE), "regex"),
+    (lambda c: c.match_similar(LONE), "origin"),
+])
+def test_lone_surrogate_raises_naming_the_argument(call: Any, named: str) -> None:
+    client = KyotoTycoon(port=free_port(), timeout=1)
+    with pytest.raises(InvalidArgumentError) as info:
+        call(client)
+    assert type(info.value) is InvalidArgumentError
+    assert named in str(info.value)
+    assert client._pool.in_use_count == 0  # nothing was sent: no connection was even taken
+
+
+def test_cursor_key_lone_surrogate_raises_before_sending() -> None:
+    client = KyotoTycoon(port=free_port(), timeout=1)
+    cur = client.cursor()
+    with pytest.raises(InvalidArgumentError, match="key"):
+        cur.jump(LONE)
+    with pytest.raises(InvalidArgumentError, match="key"):
+        cur.jump_back(LONE)
+    assert cur._state == [False]  # no cur_* request went out, so the server never had this cursor
+    cur.close()
