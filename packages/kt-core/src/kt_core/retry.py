@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from .errors import InvalidArgumentError, KtConnectionError
+from .errors import InvalidArgumentError, InvalidTypeError, KtConnectionError
 
-__all__ = ["RetryPolicy", "NO_RETRY", "NON_IDEMPOTENT", "is_idempotent"]
+__all__ = ["RetryPolicy", "NO_RETRY", "NON_IDEMPOTENT", "is_idempotent", "retry_policy"]
 
 T = TypeVar("T")
 
@@ -78,3 +78,14 @@ class RetryPolicy:
 
 #: The default: no retries.
 NO_RETRY = RetryPolicy()
+
+
+def retry_policy(retry: object) -> RetryPolicy:
+    """A client's ``retry=`` option as a policy: None (no retries), an int (that many retries) or a RetryPolicy."""
+    if retry is None:
+        return NO_RETRY
+    if isinstance(retry, RetryPolicy):
+        return retry
+    if type(retry) is int:
+        return RetryPolicy(retries=retry)
+    raise InvalidTypeError(f"retry must be None, an int or a RetryPolicy, not {type(retry).__name__}")

@@ -31,7 +31,7 @@ from typing import Any, Callable, Union
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
 from kt_core.pool import ConnectionPool, ThreadConnections
-from kt_core.retry import NO_RETRY, RetryPolicy
+from kt_core.retry import RetryPolicy, retry_policy
 from kt_core.tyrant import (
     RDBMONOULOG,
     RDBXOLCKGLB,
@@ -97,17 +97,6 @@ _SEARCH_COMMANDS = ("get", "out", "count")
 # misc commands safe to repeat after an unknown outcome; any other (putlist adds duplicates on a B+ tree
 # file, putdup, genuid, setindex with keep...) is sent as operation "misc", which is never retried.
 _MISC_RETRYABLE = frozenset({"getpart", "outlist", "range", "regex", "search", "error"})
-
-
-def _retry_policy(retry: Any) -> RetryPolicy:
-    """``retry`` as given to a client: None (no retries), an int (that many retries) or a RetryPolicy."""
-    if retry is None:
-        return NO_RETRY
-    if isinstance(retry, RetryPolicy):
-        return retry
-    if type(retry) is int:
-        return RetryPolicy(retries=retry)
-    raise InvalidTypeError(f"retry must be None, an int or a RetryPolicy, not {type(retry).__name__}")
 
 
 def _utf8(text: str, what: str) -> bytes:
@@ -198,7 +187,7 @@ class TokyoTyrant:
             connection_pool = ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
         self.pool = connection_pool
         self._conns = ThreadConnections(connection_pool)
-        self._retry = _retry_policy(retry)
+        self._retry = retry_policy(retry)
 
     # ------------------------------------------------------------------ plumbing
 
