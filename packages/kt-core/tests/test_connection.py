@@ -1,4 +1,4 @@
-"""kt_core.connection.Connection against small local socket servers written here.
+"""kt_core.connection.Connection against the small local socket servers of conftest.py.
 
 The servers speak Tokyo Tyrant framing through the real codec, so the connection is exercised with
 real reader functions (``tyrant.read_get``, ``kyoto_binary.read_set_bulk``) and no KT/TT server.
@@ -7,10 +7,8 @@ real reader functions (``tyrant.read_get``, ``kyoto_binary.read_set_bulk``) and 
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from kt_core import kyoto_binary, tyrant
@@ -22,95 +20,8 @@ from kt_core.errors import (
     ProtocolError,
     ResponseTooLargeError,
 )
-from kt_core.reader import NEED_MORE, Reader
 
-# ---- a tiny Tokyo Tyrant speaking test server (threads on 127.0.0.1, port 0) ----------------------
-
-
-class _Server:
-    """Accepts connections and decodes requests with the real codec (``tyrant.parse_request``).
-
-    ``handler(sock, request, conn_id)`` answers one request; the default answers ``get`` with
-    ``b"<key>@<conn_id>"`` so a test can tell which reply belongs to which request and which
-    server-side connection carried it.
-    """
-
-    def __init__(self, handler: Callable[[socket.socket, tyrant.Request, int], None] | None = None) -> None:
-        self.handler = handler or self.answer
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.accepted = 0
-        self.requests: list[tuple[int, tyrant.Request]] = []
-        self.conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    @staticmethod
-    def answer(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
-        if request.command == "get":
-            sock.sendall(tyrant.encode_data_reply(request.fields["key"] + b"@%d" % conn_id))
-        elif request.command != "putnr":
-            sock.sendall(tyrant.encode_code_reply(0))
-
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.accepted += 1
-                conn_id = self.accepted
-                self.conns.append(sock)
-            threading.Thread(target=self._serve, args=(sock, conn_id), daemon=True).start()
-
-    def _serve(self, sock: socket.socket, conn_id: int) -> None:
-        reader = Reader()
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                reader.feed(data)
-                while True:
-                    parsed = reader.read(tyrant.parse_request)
-                    if parsed is NEED_MORE:
-                        break
-                    with self._lock:
-                        self.requests.append((conn_id, parsed[1]))
-                    self.handler(sock, parsed[1], conn_id)
-        except OSError:
-            return
-        finally:
-            sock.close()
-
-    def close(self) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread; close() alone does not
-        except OSError:
-            pass
-        self.listener.close()
-        with self._lock:
-            for sock in self.conns:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-
-
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., _Server]]:
-    servers: list[_Server] = []
-
-    def make(handler: Callable[[socket.socket, tyrant.Request, int], None] | None = None) -> _Server:
-        server = _Server(handler)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.close()
+# make_server (a tiny Tokyo Tyrant speaking server) comes from conftest.py.
 
 
 def _get(conn: Connection, key: bytes) -> bytes:
@@ -158,7 +69,7 @@ def _closed_port() -> int:
 # ---- requests -----------------------------------------------------------------------------------
 
 
-def test_request_returns_the_readers_result(make_server: Callable[..., _Server]) -> None:
+def test_request_returns_the_readers_result(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2)
     assert conn.closed
@@ -170,7 +81,7 @@ def test_request_returns_the_readers_result(make_server: Callable[..., _Server])
     assert conn.closed
 
 
-def test_one_sendall_per_request_even_for_a_large_request(make_server: Callable[..., _Server]) -> None:
+def test_one_sendall_per_request_even_for_a_large_request(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=5)
     spy = _spy(conn)
@@ -183,7 +94,7 @@ def test_one_sendall_per_request_even_for_a_large_request(make_server: Callable[
     conn.close()
 
 
-def test_one_sendall_for_a_pipelined_batch_then_read_each_reply(make_server: Callable[..., _Server]) -> None:
+def test_one_sendall_for_a_pipelined_batch_then_read_each_reply(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2)
     spy = _spy(conn)
@@ -195,7 +106,7 @@ def test_one_sendall_for_a_pipelined_batch_then_read_each_reply(make_server: Cal
     conn.close()
 
 
-def test_tcp_nodelay_is_set(make_server: Callable[..., _Server]) -> None:
+def test_tcp_nodelay_is_set(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port)
     conn.connect()
@@ -258,7 +169,7 @@ def _silent(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
     pass  # accepts, reads, never replies
 
 
-def test_read_timeout_raises_within_the_timeout_and_closes(make_server: Callable[..., _Server]) -> None:
+def test_read_timeout_raises_within_the_timeout_and_closes(make_server: Any) -> None:
     server = make_server(_silent)
     conn = Connection("127.0.0.1", server.port, timeout=0.3)
     started = time.monotonic()
@@ -270,7 +181,7 @@ def test_read_timeout_raises_within_the_timeout_and_closes(make_server: Callable
     assert conn.closed
 
 
-def test_timeout_bounds_the_whole_reply_not_each_recv(make_server: Callable[..., _Server]) -> None:
+def test_timeout_bounds_the_whole_reply_not_each_recv(make_server: Any) -> None:
     def trickle(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
         for byte in tyrant.encode_data_reply(b"0123456789"):
             try:
@@ -288,11 +199,11 @@ def test_timeout_bounds_the_whole_reply_not_each_recv(make_server: Callable[...,
     assert conn.closed
 
 
-def test_a_late_reply_is_never_read_as_the_answer_to_the_next_request(make_server: Callable[..., _Server]) -> None:
+def test_a_late_reply_is_never_read_as_the_answer_to_the_next_request(make_server: Any) -> None:
     def late_first(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
         if request.fields["key"] == b"first":
             time.sleep(0.4)
-        _Server.answer(sock, request, conn_id)
+        make_server.answer(sock, request, conn_id)
 
     server = make_server(late_first)
     conn = Connection("127.0.0.1", server.port, timeout=0.2)
@@ -305,7 +216,7 @@ def test_a_late_reply_is_never_read_as_the_answer_to_the_next_request(make_serve
     conn.close()
 
 
-def test_server_closing_mid_reply_raises_connection_error_and_closes(make_server: Callable[..., _Server]) -> None:
+def test_server_closing_mid_reply_raises_connection_error_and_closes(make_server: Any) -> None:
     def half(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
         sock.sendall(tyrant.encode_data_reply(b"0123456789")[:7])
         sock.close()
@@ -318,7 +229,7 @@ def test_server_closing_mid_reply_raises_connection_error_and_closes(make_server
     assert conn.closed
 
 
-def test_garbage_reply_raises_protocol_error_and_closes(make_server: Callable[..., _Server]) -> None:
+def test_garbage_reply_raises_protocol_error_and_closes(make_server: Any) -> None:
     def garbage(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
         sock.sendall(b"\x00\x00\x00\x00garbage")
 
@@ -329,7 +240,7 @@ def test_garbage_reply_raises_protocol_error_and_closes(make_server: Callable[..
     assert conn.closed
 
 
-def test_reply_over_max_response_size_raises_and_closes(make_server: Callable[..., _Server]) -> None:
+def test_reply_over_max_response_size_raises_and_closes(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2, max_response_size=16)
     with pytest.raises(ResponseTooLargeError):
@@ -337,13 +248,13 @@ def test_reply_over_max_response_size_raises_and_closes(make_server: Callable[..
     assert conn.closed
 
 
-def test_unrequested_bytes_after_a_reply_are_never_taken_as_the_next_reply(make_server: Callable[..., _Server]) -> None:
+def test_unrequested_bytes_after_a_reply_are_never_taken_as_the_next_reply(make_server: Any) -> None:
     def extra(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
         if request.fields["key"] == b"first":
             # A reply followed by bytes nobody asked for, in one segment.
             sock.sendall(tyrant.encode_data_reply(b"first") + tyrant.encode_data_reply(b"bogus"))
         else:
-            _Server.answer(sock, request, conn_id)
+            make_server.answer(sock, request, conn_id)
 
     server = make_server(extra)
     conn = Connection("127.0.0.1", server.port, timeout=2)
@@ -361,7 +272,7 @@ def test_read_on_a_closed_connection_raises() -> None:
         conn.read(tyrant.read_get)
 
 
-def test_keyboard_interrupt_mid_request_closes_the_connection(make_server: Callable[..., _Server]) -> None:
+def test_keyboard_interrupt_mid_request_closes_the_connection(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2)
 
@@ -376,7 +287,7 @@ def test_keyboard_interrupt_mid_request_closes_the_connection(make_server: Calla
 # ---- staleness ----------------------------------------------------------------------------------
 
 
-def test_is_stale_detects_a_server_side_close(make_server: Callable[..., _Server]) -> None:
+def test_is_stale_detects_a_server_side_close(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2)
     assert conn.is_stale()  # not connected
@@ -390,7 +301,7 @@ def test_is_stale_detects_a_server_side_close(make_server: Callable[..., _Server
     conn.close()
 
 
-def test_reader_buffer_is_reused_across_requests(make_server: Callable[..., _Server]) -> None:
+def test_reader_buffer_is_reused_across_requests(make_server: Any) -> None:
     server = make_server()
     conn = Connection("127.0.0.1", server.port, timeout=2)
     reader = conn.reader

@@ -1,4 +1,4 @@
-"""kt_core.pool (ConnectionPool, ThreadConnections) against small local socket servers written here."""
+"""kt_core.pool (ConnectionPool, ThreadConnections) against the small local socket servers of conftest.py."""
 
 from __future__ import annotations
 
@@ -7,103 +7,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from kt_core import tyrant
 from kt_core.connection import Connection
 from kt_core.errors import InvalidArgumentError, KtTimeoutError
 from kt_core.pool import ConnectionPool, ThreadConnections
-from kt_core.reader import NEED_MORE, Reader
 
-# ---- a tiny Tokyo Tyrant speaking test server (threads on 127.0.0.1, port 0) ----------------------
-
-
-class _Server:
-    """Accepts connections and decodes requests with the real codec (``tyrant.parse_request``).
-
-    ``handler(sock, request, conn_id)`` answers one request; the default answers ``get`` with
-    ``b"<key>@<conn_id>"`` so a test can tell which reply belongs to which request and which
-    server-side connection carried it.
-    """
-
-    def __init__(self, handler: Callable[[socket.socket, tyrant.Request, int], None] | None = None) -> None:
-        self.handler = handler or self.answer
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.accepted = 0
-        self.requests: list[tuple[int, tyrant.Request]] = []
-        self.conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept_loop, daemon=True).start()
-
-    @staticmethod
-    def answer(sock: socket.socket, request: tyrant.Request, conn_id: int) -> None:
-        if request.command == "get":
-            sock.sendall(tyrant.encode_data_reply(request.fields["key"] + b"@%d" % conn_id))
-        elif request.command != "putnr":
-            sock.sendall(tyrant.encode_code_reply(0))
-
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.accepted += 1
-                conn_id = self.accepted
-                self.conns.append(sock)
-            threading.Thread(target=self._serve, args=(sock, conn_id), daemon=True).start()
-
-    def _serve(self, sock: socket.socket, conn_id: int) -> None:
-        reader = Reader()
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    return
-                reader.feed(data)
-                while True:
-                    parsed = reader.read(tyrant.parse_request)
-                    if parsed is NEED_MORE:
-                        break
-                    with self._lock:
-                        self.requests.append((conn_id, parsed[1]))
-                    self.handler(sock, parsed[1], conn_id)
-        except OSError:
-            return
-        finally:
-            sock.close()
-
-    def close(self) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread; close() alone does not
-        except OSError:
-            pass
-        self.listener.close()
-        with self._lock:
-            for sock in self.conns:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-
-
-@pytest.fixture
-def make_server() -> Iterator[Callable[..., _Server]]:
-    servers: list[_Server] = []
-
-    def make(handler: Callable[[socket.socket, tyrant.Request, int], None] | None = None) -> _Server:
-        server = _Server(handler)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.close()
+# make_server (a tiny Tokyo Tyrant speaking server) comes from conftest.py.
 
 
 def _get(conn: Connection, key: bytes) -> bytes:
@@ -124,7 +36,7 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
 # ---- ConnectionPool -----------------------------------------------------------------------------
 
 
-def test_pool_reuses_an_idle_connection(make_server: Callable[..., _Server]) -> None:
+def test_pool_reuses_an_idle_connection(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     conn = pool.acquire()
@@ -140,7 +52,7 @@ def test_pool_reuses_an_idle_connection(make_server: Callable[..., _Server]) -> 
     assert conn.closed and pool.idle_count == 0
 
 
-def test_releasing_twice_does_not_hand_one_connection_to_two_users(make_server: Callable[..., _Server]) -> None:
+def test_releasing_twice_does_not_hand_one_connection_to_two_users(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     conn = pool.acquire()
@@ -153,7 +65,7 @@ def test_releasing_twice_does_not_hand_one_connection_to_two_users(make_server: 
     pool.close()
 
 
-def test_max_idle_is_respected(make_server: Callable[..., _Server]) -> None:
+def test_max_idle_is_respected(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2, max_idle=2)
     conns = [pool.acquire() for _ in range(3)]
@@ -166,7 +78,7 @@ def test_max_idle_is_respected(make_server: Callable[..., _Server]) -> None:
     pool.close()
 
 
-def test_closed_connections_are_not_kept(make_server: Callable[..., _Server]) -> None:
+def test_closed_connections_are_not_kept(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     conn = pool.acquire()
@@ -177,7 +89,7 @@ def test_closed_connections_are_not_kept(make_server: Callable[..., _Server]) ->
     pool.close()
 
 
-def test_max_connections_blocks_then_times_out(make_server: Callable[..., _Server]) -> None:
+def test_max_connections_blocks_then_times_out(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2, max_connections=2, wait_timeout=0.3)
     a, b = pool.acquire(), pool.acquire()
@@ -196,7 +108,7 @@ def test_max_connections_blocks_then_times_out(make_server: Callable[..., _Serve
     pool.close()
 
 
-def test_idle_connection_older_than_max_idle_time_is_not_reused(make_server: Callable[..., _Server]) -> None:
+def test_idle_connection_older_than_max_idle_time_is_not_reused(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2, max_idle_time=0.1)
     conn = pool.acquire()
@@ -211,7 +123,7 @@ def test_idle_connection_older_than_max_idle_time_is_not_reused(make_server: Cal
     pool.close()
 
 
-def test_stale_connection_closed_by_the_server_is_not_reused(make_server: Callable[..., _Server]) -> None:
+def test_stale_connection_closed_by_the_server_is_not_reused(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     conn = pool.acquire()
@@ -237,7 +149,7 @@ def test_pool_rejects_bad_settings() -> None:
         ConnectionPool(timeout=-1)
 
 
-def test_sixteen_threads_never_share_a_connection(make_server: Callable[..., _Server]) -> None:
+def test_sixteen_threads_never_share_a_connection(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=5, max_connections=4, wait_timeout=10)
     users: dict[int, int] = {}
@@ -282,7 +194,7 @@ def test_sixteen_threads_never_share_a_connection(make_server: Callable[..., _Se
 # ---- ThreadConnections --------------------------------------------------------------------------
 
 
-def test_each_thread_gets_its_own_connection(make_server: Callable[..., _Server]) -> None:
+def test_each_thread_gets_its_own_connection(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
@@ -307,7 +219,7 @@ def test_each_thread_gets_its_own_connection(make_server: Callable[..., _Server]
     tc.close()
 
 
-def test_checkin_returns_the_connection_for_reuse(make_server: Callable[..., _Server]) -> None:
+def test_checkin_returns_the_connection_for_reuse(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
@@ -323,7 +235,7 @@ def test_checkin_returns_the_connection_for_reuse(make_server: Callable[..., _Se
     tc.close()
 
 
-def test_close_closes_the_connection_and_the_client_stays_usable(make_server: Callable[..., _Server]) -> None:
+def test_close_closes_the_connection_and_the_client_stays_usable(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
@@ -338,12 +250,12 @@ def test_close_closes_the_connection_and_the_client_stays_usable(make_server: Ca
     tc.close()
 
 
-def _server_side_open(server: _Server, index: int) -> bool:
+def _server_side_open(server: Any, index: int) -> bool:
     sock = server.conns[index]
     return sock.fileno() != -1
 
 
-def test_thread_ending_without_checkin_returns_its_connection(make_server: Callable[..., _Server]) -> None:
+def test_thread_ending_without_checkin_returns_its_connection(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
@@ -364,7 +276,7 @@ def test_thread_ending_without_checkin_returns_its_connection(make_server: Calla
     tc.close()
 
 
-def test_a_stale_held_connection_is_replaced_on_get(make_server: Callable[..., _Server]) -> None:
+def test_a_stale_held_connection_is_replaced_on_get(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
@@ -383,7 +295,7 @@ def test_a_stale_held_connection_is_replaced_on_get(make_server: Callable[..., _
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_fork_child_never_uses_the_parents_sockets(make_server: Callable[..., _Server]) -> None:
+def test_fork_child_never_uses_the_parents_sockets(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
     tc = ThreadConnections(pool)
