@@ -48,7 +48,7 @@ import struct
 from collections.abc import Iterable
 from typing import Any, NamedTuple, Union
 
-from ._scan import scan_ktb
+from ._scan import KTB_ERROR, KTB_GET_BULK, KTB_PLAY_SCRIPT, KTB_REMOVE_BULK, KTB_SET_BULK, scan_ktb
 from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
 
 __all__ = [
@@ -78,11 +78,12 @@ __all__ = [
     "encode_error_reply",
 ]
 
-MAGIC_PLAY_SCRIPT = 0xB4
-MAGIC_SET_BULK = 0xB8
-MAGIC_REMOVE_BULK = 0xB9
-MAGIC_GET_BULK = 0xBA
-MAGIC_ERROR = 0xBF
+# The magic bytes are the scanner's (one definition for scanner, encoders and decoders).
+MAGIC_PLAY_SCRIPT = KTB_PLAY_SCRIPT
+MAGIC_SET_BULK = KTB_SET_BULK
+MAGIC_REMOVE_BULK = KTB_REMOVE_BULK
+MAGIC_GET_BULK = KTB_GET_BULK
+MAGIC_ERROR = KTB_ERROR
 FLAG_NOREPLY = 0x01
 XT_NONE = (1 << 63) - 1
 XT_MAX_REPLY = (1 << 40) - 1
@@ -95,6 +96,9 @@ _KEY_REC = struct.Struct(">HI")  # dbidx, ksiz
 _KV_REC = struct.Struct(">II")  # ksiz, vsiz
 _REPLY_HEAD = struct.Struct(">BI")  # magic, hits/rnum
 _U16 = struct.Struct(">H")
+# One-record requests (the client's get/set/remove) packed head and record header in one call.
+_ONE_KEY = struct.Struct(">BIIHI")  # magic, flags, rnum=1, dbidx, ksiz
+_ONE_SET = struct.Struct(">BIIHIIq")  # magic, flags, rnum=1, dbidx, ksiz, vsiz, xt
 _U32 = struct.Struct(">I")
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
@@ -119,6 +123,15 @@ def _bad_record(shape: str, exc: BaseException) -> InvalidArgumentError:
 
 def encode_set_bulk(records: Iterable[tuple[int, bytes, bytes, int]], flags: int = 0) -> bytes:
     """set_bulk (0xB8) request: records of ``(dbidx, key, value, xt)`` (xt: see module doc)."""
+    if type(records) is tuple and len(records) == 1 and type(flags) is int:
+        # Fast path for one record of bytes; anything unusual takes the general path and its errors.
+        rec = records[0]
+        if type(rec) is tuple and len(rec) == 4 and type(rec[1]) is bytes and type(rec[2]) is bytes:
+            dbidx, key, value, xt = rec
+            try:
+                return b"".join((_ONE_SET.pack(MAGIC_SET_BULK, flags, 1, dbidx, len(key), len(value), xt), key, value))
+            except struct.error:
+                pass
     _check_flags(flags)
     pack = _SET_REC.pack
     parts: list[Any] = [b""]
@@ -138,6 +151,14 @@ def encode_set_bulk(records: Iterable[tuple[int, bytes, bytes, int]], flags: int
 
 
 def _encode_key_records(magic: int, records: Iterable[tuple[int, bytes]], flags: int) -> bytes:
+    if type(records) is tuple and len(records) == 1 and type(flags) is int:
+        # Fast path for one bytes key; anything unusual takes the general path and its errors.
+        rec = records[0]
+        if type(rec) is tuple and len(rec) == 2 and type(rec[1]) is bytes:
+            try:
+                return _ONE_KEY.pack(magic, flags, 1, rec[0], len(rec[1])) + rec[1]
+            except struct.error:
+                pass
     _check_flags(flags)
     pack = _KEY_REC.pack
     parts: list[Any] = [b""]

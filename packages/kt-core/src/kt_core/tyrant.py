@@ -106,7 +106,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, NamedTuple, Union
 
-from ._scan import scan_tt
+from ._scan import TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt
 from .errors import InvalidArgumentError, InvalidTypeError, ProtocolError
 
 __all__ = [
@@ -148,14 +148,7 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 MAGIC = 0xC8
 
-# Scanner shapes (docs/codec.md); the values are part of the scanner contract.
-TT_CODE = 0
-TT_DATA = 1
-TT_I32 = 2
-TT_U64 = 3
-TT_DOUBLE = 4
-TT_LIST = 5
-TT_KVLIST = 6
+# Scanner shapes TT_CODE..TT_KVLIST (docs/codec.md) are the scanner's own constants, imported above.
 
 # Option bits (tcrdb.h).
 RDBXOLCKREC = 1 << 0  # ext: lock the record
