@@ -62,3 +62,19 @@ def test_cursor_key_lone_surrogate_raises_before_sending() -> None:
         cur.jump_back(LONE)
     assert cur._state == [False]  # no cur_* request went out, so the server never had this cursor
     cur.close()
+
+
+# ------------------------------------------------------------------ incr numbers
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.incr("k", 1 << 63),
+    lambda c: c.incr("k", -(1 << 63) - 1),
+    lambda c: c.incr("k", 1, orig=1 << 64),
+])
+def test_incr_outside_int64_raises_before_sending(call: Any) -> None:
+    # ktserver would wrap such a number silently (99999999999999999999999 becomes 200376420520689663).
+    client = KyotoTycoon(port=free_port(), timeout=1)
+    with pytest.raises(InvalidArgumentError, match="64-bit"):
+        call(client)
+    assert client._pool.in_use_count == 0

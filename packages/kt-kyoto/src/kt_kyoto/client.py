@@ -446,16 +446,16 @@ class KyotoTycoon:
         Kyoto Tycoon stores the number as 8 bytes big-endian. Raises LogicalInconsistencyError if the
         stored value is not such a number.
         """
-        if type(n) is not int:
-            raise InvalidTypeError(f"incr n must be an int, not {type(n).__name__}")
-        params = [(b"key", encode_key(key)), (b"num", b"%d" % n), (b"DB", self._hdb(db))]
+        params = [(b"key", encode_key(key)), (b"num", _int64_text(n, "n")), (b"DB", self._hdb(db))]
         if orig is not None:
-            if type(orig) is not int:
-                raise InvalidTypeError(f"incr orig must be an int, not {type(orig).__name__}")
-            params.append((b"orig", b"%d" % orig))
+            params.append((b"orig", _int64_text(orig, "orig")))
         if expire_time is not None:
             params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        return int(self._num(self._rpc_ok("increment", params)))
+        num = self._num(self._rpc_ok("increment", params))
+        try:
+            return int(num)
+        except ValueError:
+            raise KyotoTycoonError(f"increment reply num is not an integer: {num[:60]!r}") from None
 
     def incr_double(self, key: KeyType, n: float = 1.0, orig: float | None = None, db: DbSpec = None,
                     expire_time: ExpireSpec = None) -> float:
@@ -465,7 +465,12 @@ class KyotoTycoon:
             params.append((b"orig", _float_text(orig, "orig")))
         if expire_time is not None:
             params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        return float(self._num(self._rpc_ok("increment_double", params)))
+        num = self._num(self._rpc_ok("increment_double", params))
+        try:
+            return float(num)
+        except ValueError:
+            # ktserver prints the result with %f into 128 bytes and marks a longer one with '*' (|result| > 1e126).
+            raise KyotoTycoonError(f"increment_double reply num is not a number: {num[:60]!r}...") from None
 
     @staticmethod
     def _num(result: RpcResult) -> bytes:
@@ -661,6 +666,19 @@ def _raw_value(value: Any, key: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise InvalidTypeError(f"with encode_values=False values must be str or bytes, not {type(value).__name__}")
+
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+
+
+def _int64_text(n: Any, what: str) -> bytes:
+    if type(n) is not int:
+        raise InvalidTypeError(f"incr {what} must be an int, not {type(n).__name__}")
+    # The server reads the number as a signed 64-bit integer and silently wraps a larger one.
+    if not _INT64_MIN <= n <= _INT64_MAX:
+        raise InvalidArgumentError(f"incr {what} must fit in a signed 64-bit integer, not {n}")
+    return b"%d" % n
 
 
 def _float_text(n: Any, what: str) -> bytes:
