@@ -355,17 +355,20 @@ class KtDatabase:
             return _take((k for k in self._recs if k.startswith(prefix)), limit)
 
     def match_regex(self, regex: bytes, max_: int = -1) -> list[bytes]:
+        # ktserver hands the pattern and each key to the C regex library as C strings: both end at a NUL.
         try:
-            pattern = re.compile(regex)
+            pattern = re.compile(regex.split(b"\0", 1)[0])
         except (re.error, OverflowError, RecursionError):
             raise DBError(LOGIC, "compilation failed") from None
         with self.lock:
             limit = max_ if max_ >= 0 else _INT64_MAX
-            return _take((k for k in self.keys() if pattern.search(k)), limit)
+            return _take((k for k in self.keys() if pattern.search(k.split(b"\0", 1)[0])), limit)
 
     def match_similar(self, origin: bytes, range_: int = 1, utf: bool = False, max_: int = -1) -> list[bytes]:
         """Keys within edit distance ``range_`` of ``origin``, nearest first (ties by key)."""
         limit = max_ if max_ >= 0 else _INT64_MAX
+        # ktserver reads the origin as a C string (it ends at a NUL); keys are compared whole.
+        origin = origin.split(b"\0", 1)[0]
         if utf:
             seq_origin: object = origin.decode("utf-8", "replace")
         else:

@@ -386,6 +386,10 @@ class KyotoTycoonStandin(StandinServer):
 
     def rpc_synchronize(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
         self._counts["misc"] += 1
+        if params.get(b"command"):
+            # ktserver runs the command from its -cmd directory after syncing; the stand-in runs none, so it
+            # answers as ktserver does when the command cannot be run (always the case without -cmd).
+            return EINTERNAL, {b"ERROR": b"DB: 8: logical inconsistency: postprocessing failed"}
         return OK, {}  # nothing to write: everything lives in memory
 
     def rpc_vacuum(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
@@ -628,12 +632,17 @@ class KyotoTycoonStandin(StandinServer):
 
 
 def _printf_f(x: float) -> bytes:
-    """C's ``%f`` (inf/nan spelled as glibc does)."""
+    """ktserver's ``%f`` (inf/nan spelled as glibc does).
+
+    Kyoto's strprintf formats a double into a 128-byte buffer: a longer text is cut to 127 bytes and
+    marked with a trailing ``*``.
+    """
     if x != x:
         return b"-nan" if str(x).startswith("-") else b"nan"
     if x in (float("inf"), float("-inf")):
         return b"inf" if x > 0 else b"-inf"
-    return b"%f" % x
+    text = b"%f" % x
+    return text if len(text) < 128 else text[:127] + b"*"
 
 
 # ----------------------------------------------------------------------------- command line
