@@ -21,6 +21,19 @@ __all__ = ["Connection", "DEFAULT_MAX_RESPONSE_SIZE"]
 
 _RECV_SIZE = 256 * 1024
 
+#: fork() children seen by this process (``[count]``): bumped in every child by an at-fork hook, so a
+#: connection compares one number per request instead of calling getpid(). Where fork hooks do not
+#: exist (no fork either), it stays 0; the slower paths (is_stale, the pool) still compare pids.
+_forks = [0]
+
+
+def _count_fork() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
 
 def _check_timeout(name: str, value: float | None) -> None:
     # 0 would make the socket non-blocking, which this blocking connection cannot handle.
@@ -54,6 +67,8 @@ class Connection:
         self.sock: socket.socket | None = None
         #: The process that opened the socket: after fork() the child must not use it.
         self.pid = os.getpid()
+        #: ``_forks[0]`` when the socket was opened: the per-request fork check without a getpid() system call.
+        self._forks = _forks[0]
         self.last_used = time.monotonic()
         self.requests = 0
         # Pool bookkeeping (see kt_core.pool): which pool epoch counted it, and whether it is idle there.
@@ -88,6 +103,7 @@ class Connection:
             raise KtConnectionError(f"cannot set up the socket to {self.host}:{self.port}: {exc}") from exc
         self.sock = sock
         self.pid = os.getpid()
+        self._forks = _forks[0]
         self.reader.clear()
 
     def close(self) -> None:
@@ -126,16 +142,40 @@ class Connection:
         Any failure closes the connection: KtTimeoutError, KtConnectionError, or the
         ProtocolError raised by ``read_fn``.
         """
-        if self.sock is not None and (self.reader.pending or self.pid != os.getpid()):
-            # Unasked-for bytes, or a socket inherited across fork(): never answer a new request from it.
-            self.close()
-        if self.sock is None:
-            self.connect()
         sock = self.sock
-        assert sock is not None
+        reader = self.reader
+        if sock is None or reader._end or self._forks != _forks[0]:
+            # ``_end`` is 0 exactly when the reader is empty and at its front (Reader.read rewinds it).
+            # Unasked-for bytes, or a socket inherited across fork(): never answer a new request from it.
+            if sock is not None and (reader.pending or self._forks != _forks[0] or self.pid != os.getpid()):
+                self.close()
+            if self.sock is None:
+                self.connect()
+            sock = self.sock
+            assert sock is not None
         try:
             sock.sendall(data)
-            result = self._read(sock, read_fn, args)
+            timeout = self.timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
+            # Fast path: one recv_into straight into the empty reader's buffer and one scan; most
+            # replies arrive whole. Anything else continues in the general loop with the bytes kept.
+            view = reader._view
+            n = sock.recv_into(view)
+            if n == 0:
+                raise KtConnectionError(
+                    f"{self.host}:{self.port} closed the connection before the reply was complete")
+            result = read_fn(view, 0, n, reader.max_response_size, *args)
+            del view
+            if type(result) is int:
+                if result <= n:
+                    raise AssertionError(f"reader function {read_fn!r} returned need={result} <= end={n}")
+                reader._end = n
+                reader._need = result
+                result = self._read(sock, read_fn, args, deadline)
+            elif result[0] != n:
+                # Bytes past the reply: kept as pending, so the next request drops this connection.
+                reader._start = result[0]
+                reader._end = n
         except BaseException as exc:
             self.close()
             error = self._translate(exc)
@@ -148,7 +188,7 @@ class Connection:
 
     def send(self, data: bytes) -> None:
         """Send a request that has no reply (TT putnr), or a batch whose replies :meth:`read` takes."""
-        if self.sock is not None and self.pid != os.getpid():
+        if self.sock is not None and (self._forks != _forks[0] or self.pid != os.getpid()):
             self.close()
         if self.sock is None:
             self.connect()
@@ -171,7 +211,8 @@ class Connection:
         if sock is None:
             raise KtConnectionError(f"connection to {self.host}:{self.port} is closed; no reply to read")
         try:
-            result = self._read(sock, read_fn, args)
+            timeout = self.timeout
+            result = self._read(sock, read_fn, args, None if timeout is None else time.monotonic() + timeout)
         except BaseException as exc:
             self.close()
             error = self._translate(exc)
@@ -181,18 +222,26 @@ class Connection:
         self.last_used = time.monotonic()
         return result
 
-    def _read(self, sock: socket.socket, read_fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _read(self, sock: socket.socket, read_fn: Callable[..., Any], args: tuple[Any, ...],
+              deadline: float | None) -> Any:
+        """Receive until ``read_fn`` returns a result; ``deadline`` (monotonic seconds, or None) bounds
+        the whole reply: a server trickling bytes cannot stretch it."""
         reader = self.reader
         if reader.pending:
-            # Pipelined replies may already be buffered.
+            # Pipelined replies, or the start of this one, may already be buffered.
             result = reader.read(read_fn, *args)
             if result is not NEED_MORE:
                 return result
         timeout = self.timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
         adjusted = False
         try:
             while True:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise socket.timeout("timed out")
+                    sock.settimeout(remaining)
+                    adjusted = True
                 buf = reader.get_buffer(_RECV_SIZE)
                 try:
                     n = sock.recv_into(buf)
@@ -205,14 +254,6 @@ class Connection:
                 result = reader.read(read_fn, *args)
                 if result is not NEED_MORE:
                     return result
-                if deadline is not None:
-                    # The timeout bounds the whole reply, not each recv: a server trickling
-                    # bytes cannot stretch it.
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise socket.timeout("timed out")
-                    sock.settimeout(remaining)
-                    adjusted = True
         finally:
             if adjusted:
                 try:
