@@ -97,7 +97,8 @@ class Database:
     def putshl(self, key: bytes, value: bytes, width: int) -> bool:
         old = self.get(key) or b""
         joined = old + value
-        return self.put(key, joined[len(joined) - width:] if width > 0 else b"")
+        # a width past the joined length keeps it all (a negative slice start would cut from the end)
+        return self.put(key, joined[max(0, len(joined) - width):] if width > 0 else b"")
 
     def out(self, key: bytes) -> bool:
         raise NotImplementedError
