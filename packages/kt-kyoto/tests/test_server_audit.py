@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import threading
 import types
 from typing import Any
 
@@ -366,3 +367,48 @@ def test_big_binary_values_on_http_paths(kt_client_factory: Any) -> None:
     assert cur.seize() == ("big2", big + b"!")
     cur.close()
     assert client.script("echo", {"v": big}, encode_values=False) == {"v": big}
+
+
+# ------------------------------------------------------------------ threads
+
+
+def test_threads_no_cross_talk_on_every_path(kt_client_factory: Any) -> None:
+    client = fresh(kt_client_factory, serializer=KT_NONE)
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def work(n: int) -> None:
+        try:
+            start.wait()
+            mine = {f"t{n}\t{i}": bytes([n]) * (i * 97 % 5000) + ALL_BYTES for i in range(40)}
+            assert client.set_bulk(mine, db=1) == 40
+            for i, (key, value) in enumerate(mine.items()):
+                assert client.get(key, db=1) == value
+                assert client.add(key, b"x", db=1) is False
+                assert client.cas(key, value, value + b"!", db=1) is True
+                assert client.seize(key, db=1) == value + b"!"
+                assert client.set(key, value, db=1) == 1
+                assert client.script("echo", {key: value}) == {key: value}
+                assert client.incr(f"ctr{n}") == i + 1
+            assert client.get_bulk(list(mine), db=1) == mine
+            assert sorted(client.match_prefix(f"t{n}\t", db=1)) == sorted(mine)
+            with client.cursor(db=1) as cur:
+                assert cur.jump(f"t{n}\t") is True
+                got = {}
+                for key, value in cur:
+                    if not key.startswith(f"t{n}\t"):
+                        break
+                    got[key] = value
+            assert got == mine
+            assert {k: v for k, v in client.items(db=1) if k.startswith(f"t{n}\t")} == mine
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert client.count(db=1) == 6 * 40
+    assert [client.get(f"ctr{n}") for n in range(6)] == [b"\x00" * 7 + b"\x28"] * 6
