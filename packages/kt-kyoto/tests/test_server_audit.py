@@ -412,3 +412,24 @@ def test_threads_no_cross_talk_on_every_path(kt_client_factory: Any) -> None:
     assert errors == []
     assert client.count(db=1) == 6 * 40
     assert [client.get(f"ctr{n}") for n in range(6)] == [b"\x00" * 7 + b"\x28"] * 6
+
+
+def test_key_of_every_byte_value_on_every_path(kt_client_factory: Any) -> None:
+    client = fresh(kt_client_factory, serializer=KT_NONE, decode_keys=False)
+    key = ALL_BYTES
+    assert client.set(key, ALL_BYTES) == 1 and client.get(key) == ALL_BYTES
+    assert client.get_bulk([key]) == {key: ALL_BYTES}
+    assert client.exists(key) is True and client.add(key, b"x") is False
+    assert client.replace(key, b"r") is True and client.append(key, ALL_BYTES) is True
+    assert client.cas(key, b"r" + ALL_BYTES, ALL_BYTES) is True
+    assert client.match_prefix(key[:200]) == [key]
+    assert client.match_similar(key[1:], 1) == [key]  # one insertion away (an origin with no NUL)
+    assert client.incr(key + b"#", 1) == 1
+    assert client.remove(key + b"#") == 1
+    assert list(client.keys()) == [key] and list(client.items()) == [(key, ALL_BYTES)]
+    with client.cursor() as cur:
+        assert cur.jump(key) is True and cur.key() == key and cur.get() == (key, ALL_BYTES)
+        assert cur.seize() == (key, ALL_BYTES)
+    assert client.set_bulk({key: ALL_BYTES}) == 1
+    assert client.script("echo", {key: ALL_BYTES}) == {key: ALL_BYTES}
+    assert client.seize(key) == ALL_BYTES and client.remove_bulk([key]) == 0
