@@ -78,3 +78,8 @@ def test_incr_outside_int64_raises_before_sending(call: Any) -> None:
     with pytest.raises(InvalidArgumentError, match="64-bit"):
         call(client)
     assert client._pool.in_use_count == 0
+
+
+def test_host_lone_surrogate_raises_at_construction() -> None:
+    with pytest.raises(InvalidArgumentError, match="host"):
+        KyotoTycoon(LONE)

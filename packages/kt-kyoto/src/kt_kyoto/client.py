@@ -89,6 +89,7 @@ class KyotoTycoon:
     ) -> None:
         if not isinstance(host, str):
             raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
+        encode_text(host, "host")  # it goes into every HTTP request's Host header
         if type(port) is not int:
             raise InvalidTypeError(f"port must be an int, not {type(port).__name__}")
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
