@@ -94,12 +94,29 @@ def mstype(text: bytes) -> int:
 
 # -- matching ------------------------------------------------------------------------------
 
-_SEP = re.compile(rb"[ ,]+")
+_SEP = re.compile(rb"[\x00-\x20,]+")
+_NUM_SEP = re.compile(rb"[ ,]+")
+_INDEX_SEP = re.compile(rb"[\t\n\r ,]+")
 
 
 def _tokens(expr: bytes) -> list[bytes]:
-    """Split an expression list as tctdb does: on spaces and commas."""
+    """Split a STRAND/STROR/STROREQ token list as tctdb does: at any byte <= ' ' and at commas."""
     return [t for t in _SEP.split(expr) if t]
+
+
+def _num_tokens(expr: bytes, indexed: bool = False) -> list[bytes]:
+    """NUMOREQ's numbers: a scan splits at spaces and commas only, a decimal index also at tab, CR, LF."""
+    return [t for t in (_INDEX_SEP if indexed else _NUM_SEP).split(expr) if t]
+
+
+def _num_bounds(expr: bytes) -> tuple[float, float]:
+    """NUMBT's bounds as tctdb reads them: the first number, then the text after the next space or
+    comma; with no second number the other bound is 0 (so "7" means 0..7)."""
+    expr = expr.lstrip(b" ,")
+    first = _NUM_SEP.split(expr, 1)
+    lo = tc_atof(first[0])
+    hi = tc_atof(first[1]) if len(first) > 1 else 0.0
+    return (lo, hi) if lo <= hi else (hi, lo)
 
 
 def _value_tokens(value: bytes) -> list[bytes]:
@@ -148,6 +165,7 @@ class Cond:
         self.column = column
         self.negate = bool(op & QCNEGATE)
         self.noidx = bool(op & QCNOIDX)
+        self.by_index = False  # set while a decimal index serves this condition (NUMOREQ splits differently)
         self.op = op & ~(QCNEGATE | QCNOIDX)
         self.expr = expr
         self._regex = _compile_regex(expr) if self.op == STRRX else None
@@ -191,14 +209,9 @@ class Cond:
             if op == NUMLE:
                 return num <= self._num
             if op == NUMBT:
-                bounds = _tokens(expr)
-                if len(bounds) < 2:
-                    return False
-                lo, hi = tc_atof(bounds[0]), tc_atof(bounds[1])
-                if lo > hi:
-                    lo, hi = hi, lo
+                lo, hi = _num_bounds(expr)
                 return lo <= num <= hi
-            return any(num == tc_atof(t) for t in _tokens(expr))
+            return any(num == tc_atof(t) for t in _num_tokens(expr, self.by_index))
         if FTSPH <= op <= FTSEX:
             text = _fts_norm(value)
             if op == FTSPH:
@@ -518,6 +531,8 @@ class TableDB(Database):
         plan = self._index_plan(query)
         pks = list(self._recs)
         index_desc = False
+        for c in query.conds:
+            c.by_index = plan is not None and c is plan[0]
         if plan is None:
             hint.append("scanning the whole table")
         else:
