@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
 
-from .constants import ALL_OPS, MULTI_TOKEN_OPS, OP_NEGATE, OP_NOINDEX, ORDER_STR_ASC, ORDERS
+from .constants import ALL_OPS, MULTI_TOKEN_OPS, OP_NEGATE, OP_NOINDEX, OP_NUM_BETWEEN, ORDER_STR_ASC, ORDERS
 
 if TYPE_CHECKING:
     from .client import TokyoTyrant
 
 __all__ = ["QueryBuilder", "encode_expression"]
 
-# The server splits token lists at any of these (tctdb.c: "\t\n\r ,"); we join with a comma.
-_TOKEN_SEPARATORS = (b" ", b",", b"\t", b"\r", b"\n")
+# The server splits string token lists at any byte <= 0x20 and at commas (number lists at space and
+# comma; a decimal index also at tab, CR, LF): a token holding one of these would be split. We join with a comma.
+_SPLITTING_BYTES = frozenset(range(0x21)) | {ord(",")}
 _FLAGS = OP_NEGATE | OP_NOINDEX
 
 
@@ -55,11 +56,13 @@ def encode_expression(op: int, value: Any) -> bytes:
     if isinstance(value, (list, tuple, set, frozenset)):
         if base not in MULTI_TOKEN_OPS:
             raise InvalidArgumentError(f"query operator {op} takes one value, not a {type(value).__name__}")
+        if base == OP_NUM_BETWEEN and len(value) != 2:
+            raise InvalidArgumentError(f"query OP_NUM_BETWEEN takes exactly two bounds, got {len(value)}")
         tokens = [_text(v, "token") for v in value]
         for t in tokens:
-            if not t or any(sep in t for sep in _TOKEN_SEPARATORS):
+            if not t or not _SPLITTING_BYTES.isdisjoint(t):
                 raise InvalidArgumentError(
-                    f"query token {t!r} is empty or holds a separator (space, comma, tab, CR, LF)")
+                    f"query token {t!r} is empty or holds a separator (a comma, space or other byte <= 0x20)")
         return b",".join(tokens)
     return _text(value, "value")
 
