@@ -53,7 +53,8 @@ EXPECTED_CONSTANTS = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_CONSTANTS))
 def test_constant_values_match_tctdb(name: str) -> None:
-    assert getattr(kt_tyrant, name) == EXPECTED_CONSTANTS[name]
+    value = getattr(kt_tyrant, name)
+    assert type(value) is int and value == EXPECTED_CONSTANTS[name]
     assert name in kt_tyrant.__all__
 
 
@@ -322,3 +323,63 @@ def test_table_value_with_lone_surrogate_raises_before_sending() -> None:
         client.set("k", {"col": BAD})
     with pytest.raises(InvalidArgumentError, match="value"):
         client.set("k", {BAD: "v"})
+
+
+# ---------------------------------------------------------------- option bits on the wire
+
+
+class _Captured(Exception):
+    pass
+
+
+@pytest.fixture
+def capture(offline: TokyoTyrant) -> tuple[TokyoTyrant, list[bytes]]:
+    sent: list[bytes] = []
+
+    def request(operation: str, data: bytes, reader: object) -> object:
+        sent.append(data)
+        raise _Captured
+
+    offline._request = request  # type: ignore[method-assign]
+    return offline, sent
+
+
+@pytest.mark.parametrize(("flags", "opts"), [
+    ({}, 0),
+    ({"lock_records": True}, 1),  # RDBXOLCKREC
+    ({"lock_all": True}, 2),  # RDBXOLCKGLB
+    ({"lock_records": True, "lock_all": True}, 3),
+])
+def test_script_lock_flags_set_the_ext_options(capture, flags: dict[str, bool], opts: int) -> None:  # type: ignore[no-untyped-def]
+    client, sent = capture
+    with pytest.raises(_Captured):
+        client.script("fn", "k", "v", **flags)
+    # ext: magic, 0x68, name size, options, key size, value size (big-endian 32-bit), then the bytes
+    assert sent == [b"\xc8\x68" + (2).to_bytes(4, "big") + opts.to_bytes(4, "big") + (1).to_bytes(4, "big")
+                    + (1).to_bytes(4, "big") + b"fnkv"]
+
+
+def test_script_encode_value_serializes_only_when_asked() -> None:
+    client = TokyoTyrant(port=1, serializer=kt_tyrant.KT_JSON)
+    client._conns = _NoSend(client.pool)
+    sent: list[bytes] = []
+
+    def request(operation: str, data: bytes, reader: object) -> object:
+        sent.append(data)
+        return (0x68, 0, b'{"r":2}')
+
+    client._request = request  # type: ignore[method-assign]
+    assert client.script("f", "k", {"a": 1}) == b'{"r":2}'  # decode_result=False: the bytes
+    assert sent[-1].endswith(b'k{"a":1}')
+    assert client.script("f", "k", '{"raw"', encode_value=False, decode_result=True) == {"r": 2}
+    assert sent[-1].endswith(b'k{"raw"')
+
+
+@pytest.mark.parametrize(("update_log", "opts"), [(True, 0), (False, 1)])  # RDBMONOULOG
+def test_misc_update_log_sets_the_misc_options(capture, update_log: bool, opts: int) -> None:  # type: ignore[no-untyped-def]
+    client, sent = capture
+    with pytest.raises(_Captured):
+        client.misc("put", ["k", 7], update_log=update_log)
+    # misc: magic, 0x90, name size, options, argument count, name, then each argument size + bytes
+    assert sent == [b"\xc8\x90" + (3).to_bytes(4, "big") + opts.to_bytes(4, "big") + (2).to_bytes(4, "big")
+                    + b"put" + (1).to_bytes(4, "big") + b"k" + (1).to_bytes(4, "big") + b"7"]
