@@ -193,8 +193,9 @@ def test_table_error_and_status(tt_table_client: TokyoTyrant) -> None:
     with pytest.raises(TokyoTyrantError) as info:
         tt_table_client.misc("out", ["missing"])
     assert info.value.code == 1
-    # The database's last error: which one depends on what failed last inside the server.
+    # The database's last error: ttserver keeps it per worker thread, so a real server may answer with
+    # another thread's (or success); only the shape holds (README: where the spec and the server differ).
     code, message = tt_table_client.error  # type: ignore[misc]
-    assert isinstance(code, int) and code != 0
-    assert isinstance(message, str) and message
+    assert type(code) is int and code >= 0
+    assert type(message) is str and message
     assert tt_table_client.status()["type"] == "table"
