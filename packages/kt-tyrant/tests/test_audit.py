@@ -336,3 +336,23 @@ def test_get_range_past_the_last_key_is_empty_after_a_cut_short_range(tt_tree_cl
     _is(tt_tree_client.get_range("x"), dict, {})
     _is(tt_tree_client.get_range("a", max_keys=2), dict, {"a": "1", "b": "2"})
     _is(tt_tree_client.get_range("bb", "z"), dict, {"c": "3"})
+
+
+def test_checkin_and_close_return_none_and_the_client_goes_on(tt_client: TokyoTyrant) -> None:
+    tt_client.set("k", "v")
+    assert tt_client.checkin() is None
+    _is(tt_client.get("k"), str, "v")  # a pooled connection again
+    assert tt_client.close() is None
+    _is(tt_client.get("k"), str, "v")  # a new connection after close
+    _is(tt_client.count(), int, 1)
+
+
+def test_decode_keys_false_gives_bytes_keys(tt_server, tt_client_factory) -> None:  # type: ignore[no-untyped-def]
+    client = tt_client_factory(tt_server, decode_keys=False)
+    client.clear()
+    client.set_bulk({"a": "1", "b": "2"})
+    keys = client.match_prefix("a")
+    _is(keys, list, [b"a"])
+    assert all(type(k) is bytes for k in client.keys())
+    _is(client.get_bulk(["a"]), dict, {b"a": "1"})
+    assert all(type(k) is bytes for k, _ in client.items())
