@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kt_core.errors import BadRequestError, InternalServerError, NotImplementedByServerError
+from kt_core.errors import BadRequestError, InternalServerError, KyotoTycoonError, NotImplementedByServerError
 from kt_core.kyoto_http import encode_reply
 from kt_kyoto import KyotoTycoon
 
@@ -115,3 +115,19 @@ def test_walk_raises_on_server_error(walk: str, at: str, status: int, error: typ
         list(getattr(client, walk)())
     # After a failed batch the connection has replies still coming: it must not be reused.
     assert conn.closed is (at == "step")
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {b"count": b"", b"size": b"x1", b"path": b"*"},
+    {b"count": b"1.5", b"size": b"-"},
+])
+@pytest.mark.parametrize("name", ["count", "len", "size", "path"])
+def test_status_without_its_field_raises_never_zero(name: str, fields: dict) -> None:
+    client = KyotoTycoon()
+    client._conns.get = lambda: OneReply(encode_reply(200, fields))  # type: ignore[method-assign]
+    if name == "path" and b"path" in fields:
+        assert client.path == "*"
+        return
+    with pytest.raises(KyotoTycoonError, match="status reply"):
+        CLIENT_CALLS[name](client)

@@ -521,7 +521,7 @@ class KyotoTycoon:
 
     def count(self, db: DbSpec = None) -> int:
         """The number of records in the database."""
-        return int(self._rpc_ok("status", ((b"DB", self._hdb(db)),)).get(b"count", b"0"))
+        return _status_int(self._rpc_ok("status", ((b"DB", self._hdb(db)),)), b"count")
 
     def __len__(self) -> int:
         return self.count()
@@ -529,12 +529,15 @@ class KyotoTycoon:
     @property
     def size(self) -> int:
         """The size of the default database, in bytes (status ``size``)."""
-        return int(self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"size", b"0"))
+        return _status_int(self._rpc_ok("status", ((b"DB", self._http_db),)), b"size")
 
     @property
     def path(self) -> str:
         """The path of the default database (status ``path``)."""
-        return self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"path", b"").decode("utf-8", "replace")
+        path = self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"path")
+        if path is None:
+            raise KyotoTycoonError("status reply without a path field")
+        return path.decode("utf-8", "replace")
 
     # ------------------------------------------------------------------ HTTP RPC: matching
 
@@ -691,6 +694,14 @@ def _float_text(n: Any, what: str) -> bytes:
     text = repr(n)
     # The server parses plain decimals; avoid exponent notation.
     return (text if "e" not in text else f"{n:.20f}").encode("ascii")
+
+
+def _status_int(result: RpcResult, field: bytes) -> int:
+    """A status field that must be an integer: a missing or malformed one raises, never reads as 0."""
+    text = result.get(field)
+    if text is None or not text.lstrip(b"-").isdigit():
+        raise KyotoTycoonError(f"status reply {field.decode()} field is not an integer: {text!r}")
+    return int(text)
 
 
 def _fields(result: RpcResult) -> dict[str, Any]:
