@@ -339,7 +339,7 @@ def parse_request(buf: Any, pos: int, end: int, limit: int) -> int | tuple[int, 
     if clen_text is None:
         clen = 0
     else:
-        if not clen_text.isdigit():
+        if not (clen_text.isascii() and clen_text.isdigit()):  # str.isdigit() also takes "¹²³" (latin-1)
             raise ProtocolError(f"bad Content-Length: {clen_text!r}")
         clen = int(clen_text)
     next_pos = body_off + clen
