@@ -210,6 +210,9 @@ def test_match_prefix_regex_types(tt_client: TokyoTyrant) -> None:
     assert type(found) is list and sorted(found) == ["p0", "p1", "p2", "p3", "p4"]
     _is(len(tt_client.match_regex("^p", 2)), int, 2)
     _is(tt_client.match_regex("^zz"), list, [])
+    _is(tt_client.match_regex("^p", 0), list, [])  # like match_prefix (the server reads 0 as no limit)
+    _is(len(tt_client.match_regex("^p", None)), int, 10)
+    _is(tt_client.match_regex("*^P1$"), list, ["p1"])  # a leading * ignores case
 
 
 def test_iteration_types(tt_tree_client: TokyoTyrant) -> None:

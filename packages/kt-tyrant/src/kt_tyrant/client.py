@@ -440,8 +440,11 @@ class TokyoTyrant:
         pairs = self._mget(keys)
         if not self.decode_keys:
             return dict(pairs)
-        decode = self._decode_key
-        return {decode(k): v for k, v in pairs}
+        try:
+            return {k.decode("utf-8"): v for k, v in pairs}  # the common case, without a call per key
+        except UnicodeDecodeError:
+            decode = self._decode_key
+            return {decode(k): v for k, v in pairs}
 
     mget = get_bulk
 
@@ -450,7 +453,7 @@ class TokyoTyrant:
             raise InvalidTypeError("tyrant get_bulk: keys must be a list of keys, not a single key")
         if not isinstance(keys, Iterable):
             raise InvalidTypeError(f"tyrant get_bulk: keys must be a list of keys, got {type(keys).__name__}")
-        raw = [_key_slow(k) for k in keys]
+        raw = [k if k.__class__ is bytes else _key_slow(k) for k in keys]
         if not raw:
             return []
         request = encode_mget(raw)
@@ -639,8 +642,14 @@ class TokyoTyrant:
         return self._decode_keys(r[2])
 
     def match_regex(self, regex: str | bytes, max_keys: int | None = 1024) -> list[KeyType]:
-        """Keys matching the POSIX extended ``regex`` (misc regex; a leading ``*`` ignores case)."""
-        args = [_text(regex, "regex"), b"%d" % _count(max_keys, "max_keys", 0)]
+        """Keys matching the POSIX extended ``regex`` (misc regex; a leading ``*`` ignores case), at most
+        ``max_keys`` (None: no limit)."""
+        limit = _count(max_keys, "max_keys", 0)
+        pattern = _text(regex, "regex")
+        if max_keys == 0:
+            # the server reads a 0 maximum as "no limit"; 0 keys is what was asked for (as match_prefix gives)
+            return []
+        args = [pattern, b"%d" % limit]
         items = self._misc_ok("regex", args, update_log=False)
         return self._decode_keys(items[0::2])
 
