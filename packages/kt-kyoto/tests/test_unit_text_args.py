@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 import pytest
-from kt_core.errors import InvalidArgumentError
+from kt_core.errors import InvalidArgumentError, InvalidTypeError
 from kt_kyoto import KyotoTycoon
 
 LONE = "a\ud800b"
@@ -83,3 +83,17 @@ def test_incr_outside_int64_raises_before_sending(call: Any) -> None:
 def test_host_lone_surrogate_raises_at_construction() -> None:
     with pytest.raises(InvalidArgumentError, match="host"):
         KyotoTycoon(LONE)
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c["k", 1, 2],
+    lambda c: c.__setitem__(("k",), "v"),
+    lambda c: c.__setitem__("k", ("v", 10, "extra")),
+    lambda c: c.__delitem__(()),
+    lambda c: ("k", 0, 1) in c,
+])
+def test_item_access_tuple_of_wrong_length_raises_before_sending(call: Any) -> None:
+    client = KyotoTycoon(port=free_port(), timeout=1)
+    with pytest.raises(InvalidTypeError, match="pair"):
+        call(client)
+    assert client._pool.in_use_count == 0

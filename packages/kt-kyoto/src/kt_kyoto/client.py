@@ -592,34 +592,27 @@ class KyotoTycoon:
     # ------------------------------------------------------------------ item access
 
     def __getitem__(self, key_or_keydb: Any) -> Any:
-        if type(key_or_keydb) is tuple:
-            key, db = key_or_keydb
-            return self.get(key, db)
-        return self.get(key_or_keydb)
+        key, db = _key_db(key_or_keydb)
+        return self.get(key, db)
 
     def __setitem__(self, key_or_keydb: Any, value_or_valueexpire: Any) -> None:
-        if type(key_or_keydb) is tuple:
-            key, db = key_or_keydb
-        else:
-            key, db = key_or_keydb, None
+        key, db = _key_db(key_or_keydb)
         if type(value_or_valueexpire) is tuple:
+            if len(value_or_valueexpire) != 2:
+                raise InvalidTypeError("item value must be a value or a (value, expire_time) pair, "
+                                       f"not a {len(value_or_valueexpire)}-tuple")
             value, expire_time = value_or_valueexpire
             self.set(key, value, db, expire_time)
         else:
             self.set(key, value_or_valueexpire, db)
 
     def __delitem__(self, key_or_keydb: Any) -> None:
-        if type(key_or_keydb) is tuple:
-            key, db = key_or_keydb
-            self.remove(key, db)
-        else:
-            self.remove(key_or_keydb)
+        key, db = _key_db(key_or_keydb)
+        self.remove(key, db)
 
     def __contains__(self, key_or_keydb: Any) -> bool:
-        if type(key_or_keydb) is tuple:
-            key, db = key_or_keydb
-            return self.exists(key, db)
-        return self.exists(key_or_keydb)
+        key, db = _key_db(key_or_keydb)
+        return self.exists(key, db)
 
     # ------------------------------------------------------------------ cursors and iteration
 
@@ -654,6 +647,15 @@ class KyotoTycoon:
 
     def __iter__(self) -> Generator[Any, None, None]:
         return self.keys()
+
+
+def _key_db(key_or_keydb: Any) -> tuple[Any, Any]:
+    """An item-access key: ``key`` or a ``(key, db)`` pair."""
+    if type(key_or_keydb) is tuple:
+        if len(key_or_keydb) != 2:
+            raise InvalidTypeError(f"item key must be a key or a (key, db) pair, not a {len(key_or_keydb)}-tuple")
+        return key_or_keydb[0], key_or_keydb[1]
+    return key_or_keydb, None
 
 
 def _identity(x: Any) -> Any:
