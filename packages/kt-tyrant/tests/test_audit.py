@@ -359,3 +359,16 @@ def test_decode_keys_false_gives_bytes_keys(tt_server, tt_client_factory) -> Non
     assert all(type(k) is bytes for k in client.keys())
     _is(client.get_bulk(["a"]), dict, {b"a": "1"})
     assert all(type(k) is bytes for k, _ in client.items())
+
+
+def test_table_iteration_and_get_range_types(tt_table_client: TokyoTyrant) -> None:
+    tt_table_client.set_bulk({"p1": {"a": "1", "b": "x"}, "p2": {"a": "2"}})
+    items = dict(tt_table_client.items())
+    _is(items, dict, {"p1": {"a": "1", "b": "x"}, "p2": {"a": "2"}})
+    order = tt_table_client.keys()
+    assert type(order) is list and sorted(order) == ["p1", "p2"]
+    rest = tt_table_client.iter_from(order[1])
+    _is(rest, dict, {order[1]: items[order[1]]})
+    _is(tt_table_client.get_part("p2"), bytes, b"a\x002")  # a table record's raw columns
+    with pytest.raises(TokyoTyrantError):
+        tt_table_client.get_range("p1")  # B+ trees only
