@@ -622,8 +622,9 @@ class KyotoTycoon:
             cursor_id = next(self._cursor_ids)
         elif type(cursor_id) is not int:
             raise InvalidTypeError(f"cursor_id must be an int, not {type(cursor_id).__name__}")
-        elif cursor_id < 0:
-            raise InvalidArgumentError(f"cursor_id must not be negative: {cursor_id}")
+        elif not 0 <= cursor_id <= _INT64_MAX:
+            # The server reads the id as a signed 64-bit integer: a larger one would wrap onto another cursor.
+            raise InvalidArgumentError(f"cursor_id must be between 0 and {_INT64_MAX}, not {cursor_id}")
         return Cursor(self, self._hdb(db), cursor_id)
 
     def keys(self, db: DbSpec = None) -> Generator[Any, None, None]:
