@@ -98,3 +98,18 @@ def test_item_access_tuple_of_wrong_length_raises_before_sending(call: Any) -> N
     with pytest.raises(InvalidTypeError, match="pair"):
         call(client)
     assert client._pool.in_use_count == 0
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.set("k", "v", expire_time=1 << 63),
+    lambda c: c.set("k", "v", expire_time=-(1 << 70)),
+    lambda c: c.set_bulk({"k": "v"}, expire_time=1e30),
+    lambda c: c.add("k", "v", expire_time=1 << 70),
+    lambda c: c.incr("k", expire_time=1 << 64),
+    lambda c: c.cas("k", None, "v", expire_time=1 << 64),
+])
+def test_expire_time_out_of_range_raises_before_sending(call: Any) -> None:
+    client = KyotoTycoon(port=free_port(), timeout=1)
+    with pytest.raises(InvalidArgumentError, match="expire_time out of range"):
+        call(client)
+    assert client._pool.in_use_count == 0

@@ -100,6 +100,17 @@ def expire_to_xt(expire_time: Any) -> int:
     """
     if expire_time is None:
         return XT_NONE
+    xt = _expire_to_xt(expire_time)
+    # Both protocols carry xt as a signed 64-bit number; the server would wrap a larger one.
+    if not -_INT64_LIMIT < xt < _INT64_LIMIT:
+        raise InvalidArgumentError(f"expire_time out of range: {expire_time!r}")
+    return xt
+
+
+_INT64_LIMIT = 1 << 63
+
+
+def _expire_to_xt(expire_time: Any) -> int:
     t = type(expire_time)
     if t is int:
         return expire_time
