@@ -72,6 +72,9 @@ def test_cursor_key_lone_surrogate_raises_before_sending() -> None:
     lambda c: c.incr("k", -(1 << 63) - 1),
     lambda c: c.incr("k", 1, orig=1 << 64),
     lambda c: c.cursor(cursor_id=1 << 63),
+    lambda c: c.vacuum(1 << 63),
+    lambda c: c.match_prefix("p", max_keys=1 << 63),
+    lambda c: c.match_similar("p", distance=1 << 64),
 ])
 def test_int64_argument_out_of_range_raises_before_sending(call: Any) -> None:
     # ktserver would wrap such a number silently (99999999999999999999999 becomes 200376420520689663).

@@ -511,8 +511,8 @@ class KyotoTycoon:
         """Remove expired records (``step`` > 0: that many steps; 0: all)."""
         if type(step) is not int:
             raise InvalidTypeError(f"step must be an int, not {type(step).__name__}")
-        if step < 0:
-            raise InvalidArgumentError(f"step must not be negative: {step}")
+        if not 0 <= step <= _INT64_MAX:
+            raise InvalidArgumentError(f"step must be between 0 and {_INT64_MAX}, not {step}")
         params = [(b"DB", self._hdb(db))]
         if step:
             params.append((b"step", b"%d" % step))
@@ -545,8 +545,8 @@ class KyotoTycoon:
         if max_keys is not None:
             if type(max_keys) is not int:
                 raise InvalidTypeError(f"max_keys must be an int, not {type(max_keys).__name__}")
-            if max_keys < 0:
-                raise InvalidArgumentError(f"max_keys must not be negative: {max_keys}")
+            if not 0 <= max_keys <= _INT64_MAX:
+                raise InvalidArgumentError(f"max_keys must be between 0 and {_INT64_MAX}, not {max_keys}")
             params.append((b"max", b"%d" % max_keys))
         params.append((b"DB", self._hdb(db)))
         result = self._rpc_ok(procedure, params)
@@ -582,8 +582,8 @@ class KyotoTycoon:
         if distance is not None:
             if type(distance) is not int:
                 raise InvalidTypeError(f"distance must be an int, not {type(distance).__name__}")
-            if distance < 0:
-                raise InvalidArgumentError(f"distance must not be negative: {distance}")
+            if not 0 <= distance <= _INT64_MAX:
+                raise InvalidArgumentError(f"distance must be between 0 and {_INT64_MAX}, not {distance}")
             params.append((b"range", b"%d" % distance))
         if isinstance(origin, str):
             params.append((b"utf", b"1"))
