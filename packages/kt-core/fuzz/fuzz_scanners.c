@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const int magics[] = {0xB8, 0xB9, 0xBA, 0xB4};
     static const int colencs[] = {0, 'B', 'U', 'Q'};
     size_t li, i, cut;
+    if (kt_codec_abi_version() != KT_CODEC_ABI_VERSION) abort(); /* the header and the library agree */
     memcpy(buf, data, size);
     cut = size ? (size_t)data[0] % (size + 1) : 0;
     for (li = 0; li < sizeof limits / sizeof limits[0]; li++) {
