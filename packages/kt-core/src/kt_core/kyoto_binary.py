@@ -252,6 +252,11 @@ def _frame_bytes(buf: Any, pos: int, next_pos: int) -> tuple[bytes, int]:
     return memoryview(buf)[pos:next_pos].tobytes(), pos
 
 
+#: Frames above this are decoded in slices of ``_SLICE_RECORDS`` records (see ``_get_bulk_slices``).
+LARGE_FRAME = 1 << 20
+_SLICE_RECORDS = 4096
+
+
 def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """get_bulk reply: ``(next_pos, [(dbidx, key, value, xt), ...])`` or an error instance on 0xBF."""
     r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
@@ -259,6 +264,8 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
+    if r[0] - pos > LARGE_FRAME and type(buf) is not bytes:
+        return r[0], _get_bulk_slices(buf, r[3])
     data, base = _frame_bytes(buf, pos, r[0])
     it = iter(r[3])
     if base:
@@ -269,6 +276,32 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     return r[0], [
         (db, data[ko : ko + kn], data[vo : vo + vn], xt) for db, xt, ko, kn, vo, vn in zip(it, it, it, it, it, it)
     ]
+
+
+def _get_bulk_slices(buf: Any, fields: list[int]) -> list[tuple[int, bytes, bytes, int]]:
+    """The records of a large get_bulk frame, decoded from the last slice of records to the first.
+
+    Each slice copies only its own bytes, and the scanner's offsets behind it are dropped as it
+    goes (``fields`` is truncated), so neither a copy of the whole frame nor all the offset ints
+    live next to the finished records (a 100,000-record reply: benchmarks/RESULTS.md).
+    """
+    view = memoryview(buf)
+    count = len(fields) // 6
+    out: list[Any] = [None] * count
+    hi = count
+    while hi:
+        lo = max(0, hi - _SLICE_RECORDS)
+        f0, f1 = lo * 6, hi * 6
+        base = fields[f0 + 2]  # the first record's key offset
+        data = view[base : fields[f1 - 2] + fields[f1 - 1]].tobytes()  # ... to the last record's value end
+        it = iter(fields[f0:f1])
+        out[lo:hi] = [
+            (db, data[ko - base : ko - base + kn], data[vo - base : vo - base + vn], xt)
+            for db, xt, ko, kn, vo, vn in zip(it, it, it, it, it, it)
+        ]
+        del fields[f0:]
+        hi = lo
+    return out
 
 
 def read_play_script(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
