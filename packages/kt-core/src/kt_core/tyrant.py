@@ -267,6 +267,9 @@ def _bad(command: str, exc: Exception) -> InvalidArgumentError:
 _ENCODE_ERRORS = (TypeError, struct.error, OverflowError, ValueError)
 
 
+_PLAIN_BYTES = frozenset((bytes, bytearray))
+
+
 def _check_bytes(command: str, *values: object) -> None:
     # bytes + str raises TypeError anyway; this catches the cases concatenation would accept
     # (memoryview of a wide format, objects with __len__) so the lengths we send are byte counts.
@@ -390,6 +393,18 @@ def encode_mget(keys: Iterable[BytesLike]) -> bytes:
     """mget (0x31): fetch several keys; the reply holds only the hits."""
     if isinstance(keys, (bytes, bytearray, str)):
         raise InvalidTypeError("tyrant mget: keys must be an iterable of bytes, not a single key")
+    if (type(keys) is list or type(keys) is tuple) and _PLAIN_BYTES.issuperset(map(type, keys)):
+        # Fast path, keys all bytes/bytearray (their len is the byte count): sizes and keys interleaved by
+        # two slice assignments instead of a Python loop.
+        n = len(keys)
+        fast: list[Any] = [None] * (2 * n + 1)
+        fast[0] = _K.pack(MAGIC, 0x31, n)
+        try:
+            fast[1::2] = map(_U32.pack, map(len, keys))
+        except struct.error as exc:
+            raise _bad("mget", exc) from None
+        fast[2::2] = keys
+        return b"".join(fast)
     parts: list[BytesLike] = [b""]
     pack = _U32.pack
     try:
