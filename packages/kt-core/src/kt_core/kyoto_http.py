@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from email.utils import formatdate
 from typing import Any, Union
 from urllib.parse import unquote_to_bytes
@@ -186,7 +186,7 @@ def encode_rpc(procedure: str, params: Params = (), host: str = "127.0.0.1") -> 
     return b"".join((heads[1], b"%d" % len(body), b"\r\n\r\n", body))
 
 
-def _pairs(items: list) -> list:
+def _pairs(items: Sequence[Any]) -> Sequence[Any]:
     for item in items:
         if not isinstance(item, (tuple, list)) or len(item) != 2:
             raise InvalidArgumentError(f"RPC params must be (key, value) pairs, got {item!r}")
