@@ -2,7 +2,7 @@
 
 Each vector file is replayed in file order per ``server`` on one TCP connection per ``connection``
 value, against a stand-in started with the vector's ``server_args`` (``-scr kt-vectors.lua`` maps
-to the shipped kt_embedded/scripts/kt_test.py, which has the same functions in Python). Responses are
+to vector_scripts/kt_vectors.py next to this file, the same functions in Python). Responses are
 compared byte for byte with the volatile fields masked.
 """
 
@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_embedded.managers import script_path
 from kt_embedded.standin.kyoto import KyotoTycoonStandin, load_scripts
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors"
-# kt-vectors.lua's functions (echo, records, fail, invalid, crash) are a subset of the shipped test script's.
-SCRIPTS = str(script_path("kt_test.py"))
+# kt-vectors.lua's functions in Python (test data next to this file).
+SCRIPTS = str(Path(__file__).resolve().parent / "vector_scripts" / "kt_vectors.py")
 
 
 def _load(name: str) -> list[dict[str, Any]]:
@@ -200,3 +199,9 @@ def test_relative_xt_is_now_plus_seconds(name: str) -> None:
         got = _recv_exactly(sock, len(bytes.fromhex(vec["response_hex"])))
         xt = int.from_bytes(got[15:23], "big")
         assert abs(xt - (time.time() + 3600)) < 5
+
+
+def test_vector_script_twin_has_the_recorded_scripts_functions() -> None:
+    lua = (VECTORS / "kt-vectors.lua").read_text(encoding="utf-8")  # a missing file fails the test
+    lua_functions = {line.split()[1].split("(")[0] for line in lua.splitlines() if line.startswith("function ")}
+    assert lua_functions == set(load_scripts(SCRIPTS))

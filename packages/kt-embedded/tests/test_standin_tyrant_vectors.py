@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_embedded.managers import script_path
-from kt_embedded.standin.tyrant import TokyoTyrantStandin
+from kt_embedded.standin.tyrant import TokyoTyrantStandin, load_scripts
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "tt-binary.json"
-# tt-vectors.lua's functions (echo, records, binary, swap, fail) are a subset of the shipped test script's.
-SCRIPTS = script_path("tt_test.py")
+# tt-vectors.lua's functions in Python (test data next to this file).
+SCRIPTS = Path(__file__).resolve().parent / "vector_scripts" / "tt_vectors.py"
 
 
 def _load() -> list[dict[str, Any]]:
@@ -114,3 +113,9 @@ def test_copy_vector_writes_the_file_in_the_workdir(tmp_path: Path) -> None:
         assert (tmp_path / "tt-copy.tch").exists()
     finally:
         server.stop()
+
+
+def test_vector_script_twin_has_the_recorded_scripts_functions() -> None:
+    lua = (VECTORS.parent / "tt-vectors.lua").read_text(encoding="utf-8")  # a missing file fails the test
+    lua_functions = {line.split()[1].split("(")[0] for line in lua.splitlines() if line.startswith("function ")}
+    assert lua_functions == set(load_scripts(SCRIPTS))
