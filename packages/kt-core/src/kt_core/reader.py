@@ -99,7 +99,9 @@ class Reader:
             view = self._view
             view[0:n] = view[start:end]
         else:
-            new = bytearray(max(n + extra, 2 * size))
+            # 1.5x, not 2x: a large frame of unknown length (KT get_bulk) overshoots less, and old plus new
+            # buffer at a growth step hold 2.5x, not 3x, the old size.
+            new = bytearray(max(n + extra, size + (size >> 1)))
             new[0:n] = self._view[start:end]
             self._buf = new
             self._view = memoryview(new)
