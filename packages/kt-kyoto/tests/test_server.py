@@ -281,6 +281,20 @@ def test_script(kt_client: KyotoTycoon) -> None:
         kt_client.script("no_such_function_anywhere")
 
 
+def test_script_fixed_records_failures_and_db(kt_client: KyotoTycoon) -> None:
+    assert kt_client.script("sample", encode_values=False) == {
+        "empty": b"", "tab_lf": b"a\tb\nc", "controls": b"\x01\x08\r\x1b\x7f", "high": b"\x80\xff", "text": b"kt"}
+    for name in ("conflict", "badinput", "broken"):  # 450 / 400 / 500 over HTTP; 0xBF on the binary protocol
+        with pytest.raises(KyotoTycoonError):
+            kt_client.script(name, {"k": "v"})
+    assert kt_client.script("echo", {"still": "in step"}) == {"still": "in step"}
+    kt_client.set("a", "1")
+    assert kt_client.script("store", {"b": "2", "c": "3"}) == {"stored": "2"}  # the script writes db 0
+    assert kt_client.get("c") == "3"
+    assert kt_client.script("count") == {"count": "3"}
+    assert kt_client.script("fetch", {"a": "", "b": "", "missing": ""}) == {"a": "1", "b": "2"}
+
+
 # ------------------------------------------------------------------ cursors and iteration
 
 

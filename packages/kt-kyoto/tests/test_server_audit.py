@@ -276,7 +276,7 @@ def test_other_server_errors_raise(kt_client: KyotoTycoon) -> None:
     with pytest.raises(LogicalInconsistencyError):
         kt_client.incr_double("text", 1.0)
     with pytest.raises(KyotoTycoonError):
-        kt_client.script("fail")  # the function reports failure
+        kt_client.script("conflict")  # the function reports failure
     with pytest.raises(KyotoTycoonError):
         kt_client.script("no_such_procedure")
 

@@ -1,63 +1,70 @@
--- kt's own test script for the real ktserver (-scr kt_test.lua).
--- kt_test.py holds the same functions in Python for the stand-in server.
--- Each procedure gets (inmap, outmap) and returns a kt.RV* code.
+-- Procedures kt's client tests call with play_script on the real ktserver (ktserver -scr kt_test.lua).
+-- kt_test.py defines the same procedures in Python for the stand-in; a test checks both files
+-- define the same names. A procedure fills outmap and returns a kt.RV* code. Names have no "_":
+-- ktserver 0.9.56 answers 400 to an HTTP play_script naming one (the binary protocol runs it).
 kt = __kyototycoon__
 
--- echo: copy every input record to the output
+-- echo: answers with the records it was given, so a test can round-trip any key and value
 function echo(inmap, outmap)
-  for key, value in pairs(inmap) do
-    outmap[key] = value
+  for name, data in pairs(inmap) do
+    outmap[name] = data
   end
   return kt.RVSUCCESS
 end
 
--- records: fixed records, one with an empty value and one holding a tab and a newline
-function records(inmap, outmap)
-  outmap["alpha"] = "1"
-  outmap["beta"] = "two"
-  outmap["ctl"] = "tab\there\nnewline"
+-- sample: a fixed answer holding the values an encoder gets wrong first: an empty one,
+-- TAB and LF, other control bytes, bytes >= 0x80 (no NUL: Lua strings keep it, but keys can't)
+function sample(inmap, outmap)
   outmap["empty"] = ""
+  outmap["tab_lf"] = "a\tb\nc"
+  outmap["controls"] = "\1\8\13\27\127"
+  outmap["high"] = "\128\255"
+  outmap["text"] = "kt"
   return kt.RVSUCCESS
 end
 
--- fail: a logical error (HTTP 450, binary 0xBF)
-function fail(inmap, outmap)
-  outmap["ignored"] = "set before failing"
+-- conflict: RVELOGIC, what a procedure returns when the data says no (HTTP 450, binary 0xBF)
+function conflict(inmap, outmap)
+  outmap["dropped"] = "the server discards the output of a failed call"
   return kt.RVELOGIC
 end
 
--- invalid: invalid arguments (HTTP 400, binary 0xBF)
-function invalid(inmap, outmap)
+-- badinput: RVEINVALID, what a procedure returns for arguments it rejects (HTTP 400, binary 0xBF)
+function badinput(inmap, outmap)
   return kt.RVEINVALID
 end
 
--- crash: a runtime error in the script (HTTP 500, binary 0xBF)
-function crash(inmap, outmap)
-  error("deliberate failure")
+-- broken: a Lua error inside the procedure (HTTP 500, binary 0xBF)
+function broken(inmap, outmap)
+  error("kt_test.broken")
 end
 
--- store: set every input record in the first database; outputs num = how many
+-- store: sets every input record in the first database; answers stored = how many
 function store(inmap, outmap)
-  local db = kt.db
-  local n = 0
-  for key, value in pairs(inmap) do
-    if not db:set(key, value) then
+  local stored = 0
+  for name, data in pairs(inmap) do
+    if not kt.db:set(name, data) then
       return kt.RVEINTERNAL
     end
-    n = n + 1
+    stored = stored + 1
   end
-  outmap["num"] = tostring(n)
+  outmap["stored"] = tostring(stored)
   return kt.RVSUCCESS
 end
 
--- fetch: the value of every input key that exists in the first database
+-- fetch: answers the records of the first database whose keys were given; absent keys are left out
 function fetch(inmap, outmap)
-  local db = kt.db
-  for key, value in pairs(inmap) do
-    local v = db:get(key)
-    if v then
-      outmap[key] = v
+  for name in pairs(inmap) do
+    local data = kt.db:get(name)
+    if data ~= nil then
+      outmap[name] = data
     end
   end
+  return kt.RVSUCCESS
+end
+
+-- count: answers count = the number of records in the first database
+function count(inmap, outmap)
+  outmap["count"] = tostring(kt.db:count())
   return kt.RVSUCCESS
 end

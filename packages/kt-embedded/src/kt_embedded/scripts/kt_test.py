@@ -1,11 +1,12 @@
-"""kt's own test scripts for the Kyoto Tycoon stand-in (``-scr kt_test.py``).
+"""Procedures kt's client tests call with play_script on the Kyoto Tycoon stand-in (``-scr kt_test.py``).
 
-The same functions as ``kt_test.lua`` (for the real ktserver), as Python callables: each takes the
-input records (``dict[bytes, bytes]``, keys without the HTTP ``_`` prefix) and returns the output
-records; a second parameter, when declared, receives the server's first database. Errors map to
-ktserver's script return codes: LogicalInconsistencyError = RVELOGIC (HTTP 450), BadRequestError =
-RVEINVALID (400), any other exception = a script failure (500). The binary protocol answers every
-failure with 0xBF.
+kt_test.lua defines the same procedures for the real ktserver; a test checks both files define the
+same names. Each takes the input records (``dict[bytes, bytes]``, keys without the HTTP ``_``
+prefix) and returns the output records; a second parameter, when declared, receives the first
+database. The failures map to ktserver's return codes: LogicalInconsistencyError = RVELOGIC
+(HTTP 450), BadRequestError = RVEINVALID (400), any other exception = a script error (500); the
+binary protocol answers each with 0xBF. No name has ``_``: ktserver 0.9.56 answers 400 to an HTTP
+play_script naming one.
 """
 
 from __future__ import annotations
@@ -16,42 +17,53 @@ from kt_core.errors import BadRequestError, LogicalInconsistencyError
 
 
 def echo(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """Copy every input record to the output."""
+    """The records it was given, so a test can round-trip any key and value."""
     return dict(inmap)
 
 
-def records(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """Fixed records, one with an empty value and one holding a tab and a newline."""
-    return {b"alpha": b"1", b"beta": b"two", b"ctl": b"tab\there\nnewline", b"empty": b""}
+def sample(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """A fixed answer holding the values an encoder gets wrong first (empty, TAB/LF, controls, >= 0x80)."""
+    return {
+        b"empty": b"",
+        b"tab_lf": b"a\tb\nc",
+        b"controls": b"\x01\x08\x0d\x1b\x7f",
+        b"high": b"\x80\xff",
+        b"text": b"kt",
+    }
 
 
-def fail(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """A logical error: HTTP 450, binary 0xBF."""
-    raise LogicalInconsistencyError("fail")
+def conflict(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """RVELOGIC: the data says no (HTTP 450, binary 0xBF); no output survives."""
+    raise LogicalInconsistencyError("kt_test.conflict")
 
 
-def invalid(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """Invalid arguments: HTTP 400, binary 0xBF."""
-    raise BadRequestError("invalid")
+def badinput(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """RVEINVALID: rejected arguments (HTTP 400, binary 0xBF)."""
+    raise BadRequestError("kt_test.badinput")
 
 
-def crash(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """A runtime error in the script: HTTP 500, binary 0xBF."""
-    raise RuntimeError("deliberate failure")
+def broken(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """An error inside the procedure, as a Lua error() (HTTP 500, binary 0xBF)."""
+    raise RuntimeError("kt_test.broken")
 
 
 def store(inmap: dict[bytes, bytes], db: Any) -> dict[bytes, bytes]:
-    """Set every input record in the first database; ``num`` = how many."""
-    for key, value in inmap.items():
-        db.set(key, value)
-    return {b"num": str(len(inmap)).encode()}
+    """Set every input record in the first database; ``stored`` = how many."""
+    for name, data in inmap.items():
+        db.set(name, data)
+    return {b"stored": str(len(inmap)).encode()}
 
 
 def fetch(inmap: dict[bytes, bytes], db: Any) -> dict[bytes, bytes]:
-    """The value of every input key that exists in the first database."""
-    out = {}
-    for key in inmap:
-        rec = db.find(key)
-        if rec is not None:
-            out[key] = rec[0]
-    return out
+    """The records of the first database whose keys were given; absent keys are left out."""
+    found = {}
+    for name in inmap:
+        record = db.find(name)  # (value, expiry) or None
+        if record is not None:
+            found[name] = record[0]
+    return found
+
+
+def count(inmap: dict[bytes, bytes], db: Any) -> dict[bytes, bytes]:
+    """``count`` = the number of records in the first database."""
+    return {b"count": str(db.count()).encode()}
