@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from kt_core import tyrant as T
-from kt_embedded.standin.tyrant import TokyoTyrantStandin
+from kt_embedded.standin.tyrant import TokyoTyrantStandin, load_scripts
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "src" / "kt_embedded" / "scripts"
 
@@ -34,7 +34,7 @@ def test_cli_subprocess_port_0_and_lua_refused(tmp_path: Path) -> None:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         port = int(line.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            assert _call(s, T.encode_ext(b"echo", b"k", b"v"), T.read_ext) == (0, b"k\tv")
+            assert _call(s, T.encode_ext(b"pair", b"k", b"v"), T.read_ext) == (0, b"k=v")
     finally:
         proc.terminate()
         proc.wait(10)
@@ -79,13 +79,23 @@ def test_one_iterator_shared_by_all_clients() -> None:
 def test_tt_test_script_functions() -> None:
     with TokyoTyrantStandin(port=0, scripts=SCRIPTS / "tt_test.py") as server:
         s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-        assert _call(s, T.encode_ext(b"incr", b"n", b"2"), T.read_ext) == (0, b"2")
-        assert _call(s, T.encode_ext(b"incr", b"n", b"3", T.RDBXOLCKGLB), T.read_ext) == (0, b"5")
-        assert _call(s, T.encode_ext(b"swap", b"n", b"new"), T.read_ext) == (0, b"5")
-        assert _call(s, T.encode_ext(b"binary"), T.read_ext) == (0, b"\0\xff\x01\n\t")
-        assert _call(s, T.encode_ext(b"fail"), T.read_ext) == (1, None)
+        assert _call(s, T.encode_ext(b"add", b"n", b"2"), T.read_ext) == (0, b"2")
+        assert _call(s, T.encode_ext(b"add", b"n", b"-5", T.RDBXOLCKGLB), T.read_ext) == (0, b"-3")
+        assert _call(s, T.encode_ext(b"add", b"n", b"1.5"), T.read_ext) == (1, None)  # integers only
+        assert _call(s, T.encode_ext(b"getset", b"n", b"new"), T.read_ext) == (0, b"-3")
+        assert _call(s, T.encode_ext(b"add", b"n", b"1"), T.read_ext) == (1, None)  # "new" is no integer
+        assert _call(s, T.encode_ext(b"getset", b"fresh", b"x"), T.read_ext) == (0, b"")
+        assert _call(s, T.encode_ext(b"lines"), T.read_ext) == (0, b"first\nsecond\tcolumn\n\nlast")
+        assert _call(s, T.encode_ext(b"rawbytes"), T.read_ext) == (0, b"\xff\x00\xfe\x00\x01\r\n")
+        assert _call(s, T.encode_ext(b"reject"), T.read_ext) == (1, None)
         assert _call(s, T.encode_ext(b"nosuch"), T.read_ext) == (1, None)
         s.close()
+
+
+def test_project_ext_functions_match_between_lua_and_python() -> None:
+    lua = (SCRIPTS / "tt_test.lua").read_text()
+    lua_functions = {line.split()[1].split("(")[0] for line in lua.splitlines() if line.startswith("function ")}
+    assert lua_functions == set(load_scripts(SCRIPTS / "tt_test.py"))
 
 
 @pytest.mark.server

@@ -271,24 +271,26 @@ def test_genuid_refused_by_hash(tt_client: TokyoTyrant) -> None:
 
 
 def test_script(tt_client: TokyoTyrant) -> None:
-    assert tt_client.script("echo", "k", "v") == b"k\tv"
-    assert tt_client.script("echo", "k", "v", lock_records=True) == b"k\tv"
-    assert tt_client.script("echo", "k", "v", lock_all=True) == b"k\tv"
-    assert tt_client.script("echo") == b"\t"
-    assert tt_client.script("echo", "k", "v", decode_result=True) == "k\tv"
-    assert tt_client.script("echo", "k", b"\xff", encode_value=False) == b"k\t\xff"
+    assert tt_client.script("pair", "k", "v") == b"k=v"
+    assert tt_client.script("pair", "k", "v", lock_records=True) == b"k=v"
+    assert tt_client.script("pair", "k", "v", lock_all=True) == b"k=v"
+    assert tt_client.script("pair") == b"="
+    assert tt_client.script("pair", "k", "v", decode_result=True) == "k=v"
+    assert tt_client.script("pair", "k", b"\xff", encode_value=False) == b"k=\xff"
+    assert tt_client.script("lines", decode_result=True) == "first\nsecond\tcolumn\n\nlast"
+    assert tt_client.script("rawbytes") == b"\xff\x00\xfe\x00\x01\r\n"
     with pytest.raises(TokyoTyrantError) as info:
-        tt_client.script("fail", "k", "v")
+        tt_client.script("reject", "k", "v")
     assert info.value.code == 1
     with pytest.raises(TokyoTyrantError):
         tt_client.script("no_such_function")
-    assert tt_client.script("echo", "a", "b") == b"a\tb"  # still in step
+    assert tt_client.script("pair", "a", "b") == b"a=b"  # still in step
 
 
 def test_script_encodes_value_with_serializer(tt_server, tt_client_factory) -> None:  # type: ignore[no-untyped-def]
     client = tt_client_factory(tt_server, serializer=KT_JSON)
-    assert client.script("echo", "k", {"a": 1}) == b'k\t{"a":1}'
-    assert client.script("echo", "k", '"x"', encode_value=False) == b'k\t"x"'
+    assert client.script("pair", "k", {"a": 1}) == b'k={"a":1}'
+    assert client.script("pair", "k", '"x"', encode_value=False) == b'k="x"'
 
 
 def test_serializers_and_decode_keys(tt_server, tt_client_factory) -> None:  # type: ignore[no-untyped-def]

@@ -1,38 +1,43 @@
--- The project's test ext script for the real ttserver (-ext tt_test.lua).
--- kt_embedded/scripts/tt_test.py holds the same functions for the stand-in.
--- Each function gets (key, value) and returns a string; nil means failure (code 1).
+-- Ext functions kt's client tests call on the real ttserver (ttserver -ext tt_test.lua).
+-- tt_test.py defines the same functions in Python for the stand-in; a test checks both files
+-- define the same names. A function gets (key, value) and returns a string; nil is a failure (code 1).
 
--- echo: the key and the value joined by a tab
-function echo(key, value)
-  return key .. "\t" .. value
+-- pair: "key=value", so a test sees both arguments arrive, byte for byte
+function pair(key, value)
+  return key .. "=" .. value
 end
 
--- records: several "key<TAB>value" lines
-function records(key, value)
-  return "alpha\t1\nbeta\ttwo\ngamma\tthree\n"
+-- lines: a fixed multi-line answer with a TAB and an empty line, and no LF at the end
+function lines(key, value)
+  return "first\nsecond\tcolumn\n\nlast"
 end
 
--- binary: NUL, 0xFF, 0x01, LF and TAB bytes
-function binary(key, value)
-  return "\0\255\1\n\t"
+-- rawbytes: a fixed answer a text decoder would mangle: NUL, 0xFF, 0xFE, CR and LF
+function rawbytes(key, value)
+  return "\255\0\254\0\1\13\10"
 end
 
--- swap: store value under key, return the previous value ("" if none)
-function swap(key, value)
-  local old = _get(key)
+-- getset: stores value under key and answers the value it replaced ("" if there was none)
+function getset(key, value)
+  local previous = _get(key)
   _put(key, value)
-  return old or ""
+  return previous or ""
 end
 
--- incr: add the decimal value to the number stored under key, return the new total
-function incr(key, value)
-  local old = tonumber(_get(key) or "0") or 0
-  local total = old + (tonumber(value) or 0)
-  _put(key, tostring(total))
-  return tostring(total)
+-- add: adds the decimal integer value to the integer stored under key (0 if none), stores and
+-- answers the total; nil when either is not an integer. A read-modify-write: without a lock,
+-- concurrent calls lose updates.
+function add(key, value)
+  local stored = _get(key) or "0"
+  if not string.match(value, "^%-?%d+$") or not string.match(stored, "^%-?%d+$") then
+    return nil
+  end
+  local total = string.format("%d", tonumber(stored) + tonumber(value))
+  _put(key, total)
+  return total
 end
 
--- fail: nil is failure
-function fail(key, value)
+-- reject: always fails (nil)
+function reject(key, value)
   return nil
 end

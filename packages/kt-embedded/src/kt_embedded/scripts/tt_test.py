@@ -1,50 +1,53 @@
-"""The project's test ext functions for the Tokyo Tyrant stand-in (same as tt_test.lua).
+"""Ext functions kt's client tests call on the Tokyo Tyrant stand-in (``-ext tt_test.py``).
 
-Each takes ``(key: bytes, value: bytes, db)`` and returns ``bytes``, or ``None`` for failure.
+tt_test.lua defines the same functions for the real ttserver; a test checks both files define the
+same names. Each takes ``(key: bytes, value: bytes, db)`` (``db`` has the Lua ``_get``/``_put``...
+as methods) and returns ``bytes``, or ``None`` for a failure (code 1).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
-
-def echo(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """The key and the value joined by a tab."""
-    return key + b"\t" + value
+_INTEGER = re.compile(rb"-?[0-9]+")  # Lua's "^%-?%d+$"
 
 
-def records(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """Several key<TAB>value lines."""
-    return b"alpha\t1\nbeta\ttwo\ngamma\tthree\n"
+def pair(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """``key=value``, so a test sees both arguments arrive, byte for byte."""
+    return key + b"=" + value
 
 
-def binary(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """NUL, 0xFF, 0x01, LF and TAB bytes."""
-    return b"\0\xff\x01\n\t"
+def lines(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """A fixed multi-line answer with a TAB and an empty line, and no LF at the end."""
+    return b"first\nsecond\tcolumn\n\nlast"
 
 
-def swap(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """Store value under key, return the previous value (empty if none)."""
-    old = db.get(key)
+def rawbytes(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """A fixed answer a text decoder would mangle: NUL, 0xFF, 0xFE, CR and LF."""
+    return b"\xff\x00\xfe\x00\x01\r\n"
+
+
+def getset(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """Store value under key; answer the value it replaced (empty if there was none)."""
+    previous = db.get(key)
     db.put(key, value)
-    return old or b""
+    return previous or b""
 
 
-def incr(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """Add the decimal value to the number stored under key; return the new total as Lua prints it."""
+def add(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """Add the integer value to the integer stored under key (0 if none); store and answer the total.
 
-    def num(data: Optional[bytes]) -> float:
-        try:
-            return float(data or b"0")
-        except ValueError:
-            return 0.0
-
-    total = num(db.get(key)) + num(value)
-    text = str(int(total)) if total == int(total) else repr(total)
-    db.put(key, text.encode())
-    return text.encode()
+    None when either is not an integer. A read-modify-write: without a lock, concurrent calls lose updates.
+    """
+    stored = db.get(key) or b"0"
+    if not _INTEGER.fullmatch(value) or not _INTEGER.fullmatch(stored):
+        return None
+    total = str(int(stored) + int(value)).encode()
+    db.put(key, total)
+    return total
 
 
-def fail(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
-    """None is failure."""
+def reject(key: bytes, value: bytes, db: Any) -> Optional[bytes]:
+    """Always fails (None)."""
     return None
