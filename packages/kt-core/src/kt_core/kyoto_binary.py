@@ -16,12 +16,17 @@ Client side (request encoders, then response readers with the codec.md reader si
 ``fn(buf, pos, end, limit) -> int | (next_pos, result)``):
 
 - ``encode_set_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key, value, xt)``.
+- ``encode_set_bulk_items(dbidx, keys, values, xt, flags=0) -> bytes``: the same request for one
+  database and one xt, keys and values as parallel lists (the client's bulk path: no record tuples).
 - ``encode_get_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key)``.
+- ``encode_get_bulk_keys(dbidx, keys, flags=0) -> bytes``: the same request for one database.
 - ``encode_remove_bulk(records, flags=0) -> bytes``; records: iterable of ``(dbidx, key)``.
 - ``encode_play_script(name, records, flags=0) -> bytes``; records: iterable of ``(key, value)``.
 - ``read_set_bulk(...) -> (next_pos, hits: int)``
 - ``read_remove_bulk(...) -> (next_pos, hits: int)``
 - ``read_get_bulk(...) -> (next_pos, list[(dbidx, key, value, xt)])`` (hits only, request order)
+- ``read_get_bulk_kv(...) -> (next_pos, (keys, values))``: the same hits as two parallel lists
+  (what a client building a dict needs; no per-record tuples)
 - ``read_play_script(...) -> (next_pos, list[(key, value)])`` (sorted by key by the server)
 
   The server's error reply (the single byte 0xBF) is consumed like any frame and comes back as
@@ -45,7 +50,8 @@ Server side (the stand-in server):
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple, Union
 
 from ._scan import KTB_ERROR, KTB_GET_BULK, KTB_PLAY_SCRIPT, KTB_REMOVE_BULK, KTB_SET_BULK, scan_ktb
@@ -62,11 +68,14 @@ __all__ = [
     "XT_MAX_REPLY",
     "BinaryRequest",
     "encode_set_bulk",
+    "encode_set_bulk_items",
     "encode_get_bulk",
+    "encode_get_bulk_keys",
     "encode_remove_bulk",
     "encode_play_script",
     "read_set_bulk",
     "read_get_bulk",
+    "read_get_bulk_kv",
     "read_remove_bulk",
     "read_play_script",
     "raise_if_error",
@@ -102,6 +111,8 @@ _ONE_SET = struct.Struct(">BIIHIIq")  # magic, flags, rnum=1, dbidx, ksiz, vsiz,
 _U32 = struct.Struct(">I")
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
+# Types whose len() is the byte count: the list fast paths accept only these.
+_PLAIN_BYTES = frozenset((bytes, bytearray))
 
 
 def _check_flags(flags: int) -> None:
@@ -148,6 +159,55 @@ def encode_set_bulk(records: Iterable[tuple[int, bytes, bytes, int]], flags: int
         return b"".join(parts)
     except TypeError as exc:
         raise InvalidTypeError(f"set_bulk keys and values must be bytes: {exc}") from None
+
+
+def encode_set_bulk_items(dbidx: int, keys: Sequence[bytes], values: Sequence[bytes], xt: int,
+                          flags: int = 0) -> bytes:
+    """set_bulk (0xB8) request for one database and one ``xt``: ``keys[i]`` is stored with ``values[i]``.
+
+    Record headers, keys and values are interleaved by slice assignment (no Python loop per record);
+    anything but two equally long lists of bytes takes :func:`encode_set_bulk`'s path and its errors.
+    """
+    n = len(keys)
+    if (type(keys) is list and type(values) is list and len(values) == n and type(flags) is int
+            and _PLAIN_BYTES.issuperset(map(type, keys)) and _PLAIN_BYTES.issuperset(map(type, values))):
+        try:
+            head = _HEAD.pack(MAGIC_SET_BULK, flags, n)
+            parts: list[Any] = [head] * (3 * n + 1)
+            if n and len(set(map(len, keys))) == 1 and len(set(map(len, values))) == 1:
+                # One key length and one value length: every record header is the same bytes.
+                parts[1::3] = [_SET_REC.pack(dbidx, len(keys[0]), len(values[0]), xt)] * n
+            else:
+                parts[1::3] = map(_SET_REC.pack, repeat(dbidx, n), map(len, keys), map(len, values), repeat(xt, n))
+        except struct.error:
+            pass  # out-of-range dbidx/xt/flags: the general path words the error
+        else:
+            parts[2::3] = keys
+            parts[3::3] = values
+            return b"".join(parts)
+    if len(values) != n:
+        raise InvalidArgumentError(f"set_bulk: {n} keys but {len(values)} values")
+    return encode_set_bulk([(dbidx, k, v, xt) for k, v in zip(keys, values)], flags)
+
+
+def encode_get_bulk_keys(dbidx: int, keys: Sequence[bytes], flags: int = 0) -> bytes:
+    """get_bulk (0xBA) request for ``keys`` in database ``dbidx`` (see :func:`encode_set_bulk_items`)."""
+    if type(keys) is list and type(flags) is int and _PLAIN_BYTES.issuperset(map(type, keys)):
+        n = len(keys)
+        try:
+            head = _HEAD.pack(MAGIC_GET_BULK, flags, n)
+            if n and len(set(map(len, keys))) == 1:
+                # Keys of one length (common: fixed-width ids) share one record header: a single join.
+                sep = _KEY_REC.pack(dbidx, len(keys[0]))
+                return b"".join((head, sep, sep.join(keys)))
+            parts: list[Any] = [head] * (2 * n + 1)
+            parts[1::2] = map(_KEY_REC.pack, repeat(dbidx, n), map(len, keys))
+        except struct.error:
+            pass  # the general path words the error
+        else:
+            parts[2::2] = keys
+            return b"".join(parts)
+    return _encode_key_records(MAGIC_GET_BULK, [(dbidx, k) for k in keys], flags)
 
 
 def _encode_key_records(magic: int, records: Iterable[tuple[int, bytes]], flags: int) -> bytes:
@@ -276,6 +336,49 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     return r[0], [
         (db, data[ko : ko + kn], data[vo : vo + vn], xt) for db, xt, ko, kn, vo, vn in zip(it, it, it, it, it, it)
     ]
+
+
+def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+    """get_bulk reply as ``(next_pos, (keys, values))``, two parallel lists of the hits in request order,
+    or an error instance on 0xBF. The dbidx and xt of each record are dropped."""
+    r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
+    if isinstance(r, int):
+        return r
+    if r[1] == MAGIC_ERROR:
+        return r[0], _server_error()
+    fields = r[3]
+    if r[0] - pos > LARGE_FRAME and type(buf) is not bytes:
+        return r[0], _get_bulk_kv_slices(buf, fields)
+    data, base = _frame_bytes(buf, pos, r[0])
+    if base:
+        return r[0], (
+            [data[o - base : o - base + n] for o, n in zip(fields[2::6], fields[3::6])],
+            [data[o - base : o - base + n] for o, n in zip(fields[4::6], fields[5::6])],
+        )
+    return r[0], (
+        [data[o : o + n] for o, n in zip(fields[2::6], fields[3::6])],
+        [data[o : o + n] for o, n in zip(fields[4::6], fields[5::6])],
+    )
+
+
+def _get_bulk_kv_slices(buf: Any, fields: list[int]) -> tuple[list[bytes], list[bytes]]:
+    """:func:`read_get_bulk_kv` for a large frame: sliced like :func:`_get_bulk_slices`."""
+    view = memoryview(buf)
+    count = len(fields) // 6
+    keys: list[Any] = [None] * count
+    values: list[Any] = [None] * count
+    hi = count
+    while hi:
+        lo = max(0, hi - _SLICE_RECORDS)
+        f0, f1 = lo * 6, hi * 6
+        base = fields[f0 + 2]
+        data = view[base : fields[f1 - 2] + fields[f1 - 1]].tobytes()
+        part = fields[f0:f1]
+        keys[lo:hi] = [data[o - base : o - base + n] for o, n in zip(part[2::6], part[3::6])]
+        values[lo:hi] = [data[o - base : o - base + n] for o, n in zip(part[4::6], part[5::6])]
+        del fields[f0:]
+        hi = lo
+    return keys, values
 
 
 def _get_bulk_slices(buf: Any, fields: list[int]) -> list[tuple[int, bytes, bytes, int]]:
