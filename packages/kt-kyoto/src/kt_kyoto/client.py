@@ -26,10 +26,13 @@ from kt_core.errors import (
 )
 from kt_core.kyoto_binary import (
     encode_get_bulk,
+    encode_get_bulk_keys,
     encode_play_script,
     encode_remove_bulk,
     encode_set_bulk,
+    encode_set_bulk_items,
     read_get_bulk,
+    read_get_bulk_kv,
     read_play_script,
     read_remove_bulk,
     read_set_bulk,
@@ -60,6 +63,11 @@ _STATUS_LOGIC = 450
 
 # RPC procedures whose client method has another name (the retry policy knows operations by method name).
 _RPC_OPERATION = {"increment": "incr", "increment_double": "incr_double", "play_script": "script"}
+
+
+_STR_ONLY = frozenset((str,))
+_BYTES_ONLY = frozenset((bytes,))
+_decode_utf8 = bytes.decode  # utf-8 by default; precomputed for map()
 
 
 def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
@@ -283,49 +291,77 @@ class KyotoTycoon:
             raise hits
         return hits
 
-    def _get_bulk(self, keys: Iterable[KeyType], db: DbSpec) -> list[tuple[int, bytes, bytes, int]]:
+    def _bulk_keys(self, keys: Iterable[KeyType]) -> tuple[list[bytes], bool]:
+        """The keys as bytes, and whether every key was a str (then the encoded list maps back to ``keys``)."""
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
             raise InvalidTypeError("keys must be a list of keys, not a single key")
-        if not isinstance(keys, Iterable):
+        if type(keys) is list or type(keys) is tuple:
+            # Fast paths: one comprehension for all-str keys, the list itself for all-bytes keys; any other
+            # type (or a lone surrogate) takes the per-key path below and its errors.
+            if _STR_ONLY.issuperset(map(type, keys)):
+                try:
+                    return [k.encode("utf-8") for k in keys], True
+                except UnicodeEncodeError:
+                    pass
+            elif _BYTES_ONLY.issuperset(map(type, keys)):
+                return list(keys), False
+        elif not isinstance(keys, Iterable):
             raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
+        return [encode_key(k) for k in keys], False
+
+    def _get_bulk(self, keys: Iterable[KeyType], db: DbSpec) -> tuple[list[Any], list[bytes]]:
+        """The hits as ``(keys, values)``; keys are the caller's own str keys when that is what came back."""
+        raw, all_str = self._bulk_keys(keys)
         dbi = self._dbidx(db)
-        request = encode_get_bulk([(dbi, encode_key(k)) for k in keys])
-        records = self._request("get", request, read_get_bulk)
-        if records.__class__ is not list:
-            raise records
-        return records
+        r = self._request("get", encode_get_bulk_keys(dbi, raw), read_get_bulk_kv)
+        if r.__class__ is not tuple:
+            raise r
+        found, values = r
+        if not self.decode_keys:
+            return found, values
+        if all_str and found == raw:
+            return keys, values  # type: ignore[return-value]  # every key hit: no decoding needed
+        try:
+            return list(map(_decode_utf8, found)), values
+        except UnicodeDecodeError:
+            return [decode_key(k) for k in found], values
 
     def get_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, Any]:
         """A dict of the keys found and their deserialized values (missing keys are left out)."""
-        loads = self._loads
-        if self.decode_keys:
-            return {decode_key(k): loads(v) for _, k, v, _ in self._get_bulk(keys, db)}
-        return {k: loads(v) for _, k, v, _ in self._get_bulk(keys, db)}
+        found, values = self._get_bulk(keys, db)
+        return dict(zip(found, map(self._loads, values)))
 
     def get_bulk_raw(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, bytes]:
         """A dict of the keys found and their stored bytes."""
-        if self.decode_keys:
-            return {decode_key(k): v for _, k, v, _ in self._get_bulk(keys, db)}
-        return {k: v for _, k, v, _ in self._get_bulk(keys, db)}
+        found, values = self._get_bulk(keys, db)
+        return dict(zip(found, values))
 
     def set_bulk(self, __data: Mapping[Any, Any] | None = None, db: DbSpec = None, expire_time: ExpireSpec = None,
                  **kwargs: Any) -> int:
         """Store every key/value pair of ``__data`` and ``kwargs``; returns the number of keys set."""
-        items: list[tuple[Any, Any]] = []
-        if __data is not None:
-            if not isinstance(__data, Mapping):
-                raise InvalidTypeError(f"set_bulk data must be a mapping, not {type(__data).__name__}")
-            items.extend(__data.items())
-        if kwargs:
-            items.extend(kwargs.items())
+        if __data is not None and not isinstance(__data, Mapping):
+            raise InvalidTypeError(f"set_bulk data must be a mapping, not {type(__data).__name__}")
         dbi = self._dbidx(db)
         xt = expire_to_xt(expire_time)
-        dump = self._dump
-        records = [(dbi, encode_key(k), dump(v), xt) for k, v in items]
-        if not records:
+        if __data is None:
+            keys: list[Any] = list(kwargs)
+            data_values: Iterable[Any] = kwargs.values()
+        elif kwargs:
+            keys = [*__data, *kwargs]
+            data_values = itertools.chain(__data.values(), kwargs.values())
+        else:
+            keys = list(__data)
+            data_values = __data.values()
+        if not keys:
             return 0
-        request = encode_set_bulk(records)
-        hits = self._request("set", request, read_set_bulk)
+        raw, _ = self._bulk_keys(keys)
+        try:
+            values = list(map(self._dumps, data_values))
+        except KtError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise _dumps_error(exc) from exc
+        hits = self._request("set", encode_set_bulk_items(dbi, raw, values, xt), read_set_bulk)
         if hits.__class__ is not int:
             raise hits
         return hits

@@ -1,0 +1,62 @@
+"""get_bulk / get_bulk_raw / set_bulk take list fast paths (all-str or all-bytes keys, equal lengths);
+every shape of input must give the same result and the same errors as the careful per-key path."""
+
+from __future__ import annotations
+
+import pytest
+from kt_core.errors import InvalidArgumentError, InvalidTypeError
+
+
+@pytest.mark.server
+def test_str_keys_all_hit_partial_hit_and_duplicates(kt_client) -> None:
+    data = {f"k{i:03d}": b"v%d" % i for i in range(50)}
+    assert kt_client.set_bulk(data) == 50
+    keys = list(data)
+    assert kt_client.get_bulk_raw(keys) == data  # every key hit: the caller's own keys come back
+    assert kt_client.get_bulk_raw(tuple(keys)) == data
+    assert kt_client.get_bulk_raw(iter(keys)) == data  # an iterator: the per-key path
+    assert kt_client.get_bulk_raw(["k001", "nope", "k002"]) == {"k001": b"v1", "k002": b"v2"}
+    assert kt_client.get_bulk_raw(["k001", "k001"]) == {"k001": b"v1"}
+    assert kt_client.get_bulk_raw([b"k001", "k002"]) == {"k001": b"v1", "k002": b"v2"}
+    assert kt_client.get_bulk_raw([]) == {}
+
+
+@pytest.mark.server
+def test_varied_lengths_and_non_utf8_keys(kt_client_factory) -> None:
+    client = kt_client_factory(serializer="none")
+    data = {b"a": b"", b"bb": b"12345", b"\xff\xfe": b"x" * 1000, "é".encode(): b"e"}
+    assert client.set_bulk(data) == 4
+    assert client.get_bulk_raw(list(data)) == {"a": b"", "bb": b"12345", b"\xff\xfe": b"x" * 1000, "é": b"e"}
+    raw = kt_client_factory(serializer="none", decode_keys=False)
+    assert raw.get_bulk_raw(["a", "é", "zz"]) == {b"a": b"", "é".encode(): b"e"}
+    assert raw.get_bulk([b"bb"]) == {b"bb": b"12345"}
+
+
+@pytest.mark.server
+def test_set_bulk_mapping_kwargs_and_expiry(kt_client) -> None:
+    assert kt_client.set_bulk({"a": "1"}, b="2", expire_time=100) == 2
+    assert kt_client.set_bulk(None, c="3") == 1
+    assert kt_client.set_bulk({}) == 0
+    assert kt_client.get_bulk(["a", "b", "c"]) == {"a": "1", "b": "2", "c": "3"}
+
+
+@pytest.mark.parametrize("keys, error", [
+    (["a", 1], InvalidTypeError),
+    ([b"a", None], InvalidTypeError),
+    (["a", "\udc80"], InvalidArgumentError),
+    ("abc", InvalidTypeError),
+    (5, InvalidTypeError),
+])
+def test_bad_keys_refused_before_sending(keys, error) -> None:
+    from kt_kyoto import KyotoTycoon
+
+    client = KyotoTycoon("127.0.0.1", 1)  # nothing listens: an attempt to send would raise ConnectionError
+    with pytest.raises(error):
+        client.get_bulk_raw(keys)
+    if not isinstance(keys, (str, int)):
+        with pytest.raises(error):
+            client.set_bulk(dict.fromkeys(keys, "v"))
+    with pytest.raises(InvalidTypeError):
+        client.set_bulk({"a": "1"}, db=1.5)
+    with pytest.raises(InvalidTypeError):
+        client.set_bulk({"a": object()})
