@@ -1,5 +1,5 @@
-"""The list forms of the bulk messages (encode_get_bulk_keys, encode_set_bulk_items, read_get_bulk_kv):
-the same bytes and the same hits as the record forms, fast paths and fallbacks alike."""
+"""The list forms of the bulk messages (encode_get_bulk_keys, encode_set_bulk_items, read_get_bulk_kv,
+read_mget_kv) and encode_mget's fast paths: the same bytes and the same hits as the record forms."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kt_core import kyoto_binary as kb
+from kt_core import tyrant as tt
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
 
 LIMIT = 1 << 30
@@ -73,3 +74,25 @@ def test_read_get_bulk_kv_large_frame_in_slices() -> None:
 def test_read_get_bulk_kv_server_error() -> None:
     r = kb.read_get_bulk_kv(b"\xbf", 0, 1, LIMIT)
     assert r[0] == 1 and isinstance(r[1], kb.KyotoTycoonError)
+
+
+@given(st.one_of(st.lists(keys, max_size=8), same_len))
+def test_encode_mget_fast_paths_match_the_loop(ks) -> None:
+    expected = b"\xc8\x31" + len(ks).to_bytes(4, "big") + b"".join(len(k).to_bytes(4, "big") + k for k in ks)
+    assert tt.encode_mget(ks) == expected
+    assert tt.encode_mget(iter(ks)) == expected  # not a list: the per-key loop
+    assert tt.encode_mget([bytearray(k) for k in ks]) == expected
+
+
+@given(st.lists(st.tuples(keys, keys), max_size=8), st.binary(max_size=5), st.sampled_from([0, 1]))
+def test_read_mget_kv_matches_read_mget(pairs, before, code) -> None:
+    reply = tt.encode_kvlist_reply(code, pairs)
+    buf = bytearray(before + reply + b"\x00")
+    pos, end = len(before), len(before) + len(reply)
+    expected = tt.read_mget(buf, pos, len(buf), LIMIT)
+    assert expected[:2] == (end, code)
+    assert tt.read_mget_kv(buf, pos, len(buf), LIMIT) == (end, code, ([k for k, _ in pairs], [v for _, v in pairs]))
+    assert tt.read_mget_kv(bytes(reply), 0, len(reply), LIMIT)[2] == ([k for k, _ in expected[2]],
+                                                                      [v for _, v in expected[2]])
+    for cut in range(len(reply)):
+        assert isinstance(tt.read_mget_kv(reply[:cut], 0, cut, LIMIT), int)

@@ -62,7 +62,8 @@ on a non-zero code: the client decides whether it means False, None or an except
 - TT_U64, ``int`` (``None`` on failure): ``read_rnum``, ``read_size``.
 - TT_DOUBLE, ``float`` as ttunpackdouble (``None`` on failure): ``read_adddouble``.
 - TT_LIST, ``list[bytes]`` whatever the code (empty on failure): ``read_fwmkeys``, ``read_misc``.
-- TT_KVLIST, ``list[tuple[bytes, bytes]]`` whatever the code: ``read_mget`` (hits only).
+- TT_KVLIST, ``list[tuple[bytes, bytes]]`` whatever the code: ``read_mget`` (hits only);
+  ``read_mget_kv`` gives the same hits as ``(keys, values)``, two parallel lists.
 
 ``putnr`` has no reply and no reader: after sending it the client must not read anything.
 
@@ -397,6 +398,13 @@ def encode_mget(keys: Iterable[BytesLike]) -> bytes:
         # Fast path, keys all bytes/bytearray (their len is the byte count): sizes and keys interleaved by
         # two slice assignments instead of a Python loop.
         n = len(keys)
+        if n and len(set(map(len, keys))) == 1:
+            # Keys of one length (common: fixed-width ids) share one size prefix: a single join.
+            try:
+                sep = _U32.pack(len(keys[0]))
+            except struct.error as exc:
+                raise _bad("mget", exc) from None
+            return b"".join((_K.pack(MAGIC, 0x31, n), sep, sep.join(keys)))
         fast: list[Any] = [None] * (2 * n + 1)
         fast[0] = _K.pack(MAGIC, 0x31, n)
         try:
@@ -694,6 +702,25 @@ def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     else:
         pairs = [(data[ko : ko + kn], data[vo : vo + vn]) for ko, kn, vo, vn in zip(it, it, it, it)]
     return (next_pos, code, pairs)
+
+
+def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
+    """mget reply as ``(next_pos, code, (keys, values))``: the hits of :func:`read_mget` as two parallel
+    lists (what a client building a dict needs; no per-record tuples)."""
+    r = scan_tt(buf, pos, end, TT_KVLIST, limit)
+    if isinstance(r, int):
+        return r
+    next_pos, code, v = r
+    data, base = _frame_bytes(buf, pos, next_pos)
+    if base:
+        return (next_pos, code, (
+            [data[o - base : o - base + n] for o, n in zip(v[0::4], v[1::4])],
+            [data[o - base : o - base + n] for o, n in zip(v[2::4], v[3::4])],
+        ))
+    return (next_pos, code, (
+        [data[o : o + n] for o, n in zip(v[0::4], v[1::4])],
+        [data[o : o + n] for o, n in zip(v[2::4], v[3::4])],
+    ))
 
 
 def read_stat(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
