@@ -68,7 +68,7 @@ from kt_core.tyrant import (
     read_get,
     read_iterinit,
     read_iternext,
-    read_mget,
+    read_mget_kv,
     read_misc,
     read_optimize,
     read_out,
@@ -104,6 +104,10 @@ def _utf8(text: str, what: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidArgumentError(f"tyrant {what} cannot be encoded as UTF-8: {exc}") from None
+
+
+_STR_ONLY = frozenset((str,))
+_decode_utf8 = bytes.decode  # utf-8 by default; precomputed for map()
 
 
 def _key_slow(key: object) -> bytes:
@@ -428,39 +432,47 @@ class TokyoTyrant:
 
     def get_bulk(self, keys: Iterable[KeyType]) -> dict[KeyType, Any]:
         """A dict of the keys that exist and their deserialized values (mget)."""
-        pairs = self._mget(keys)
-        loads = self._loads
-        if not self.decode_keys:
-            return {k: loads(v) for k, v in pairs}
-        decode = self._decode_key
-        return {decode(k): loads(v) for k, v in pairs}
+        found, values = self._mget(keys)
+        return dict(zip(found, map(self._loads, values)))
 
     def get_bulk_raw(self, keys: Iterable[KeyType]) -> dict[KeyType, bytes]:
         """A dict of the keys that exist and their stored bytes (mget)."""
-        pairs = self._mget(keys)
-        if not self.decode_keys:
-            return dict(pairs)
-        try:
-            return {k.decode("utf-8"): v for k, v in pairs}  # the common case, without a call per key
-        except UnicodeDecodeError:
-            decode = self._decode_key
-            return {decode(k): v for k, v in pairs}
+        found, values = self._mget(keys)
+        return dict(zip(found, values))
 
     mget = get_bulk
 
-    def _mget(self, keys: Iterable[KeyType]) -> list[tuple[bytes, bytes]]:
+    def _mget(self, keys: Iterable[KeyType]) -> tuple[list[Any], list[bytes]]:
+        """The hits as ``(keys, values)``; keys are the caller's own str keys when that is what came back."""
         if isinstance(keys, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant get_bulk: keys must be a list of keys, not a single key")
-        if not isinstance(keys, Iterable):
+        all_str = False
+        if (type(keys) is list or type(keys) is tuple) and _STR_ONLY.issuperset(map(type, keys)):
+            # All str: one comprehension; a lone surrogate falls to the per-key path and its error.
+            try:
+                raw = [k.encode("utf-8") for k in keys]
+                all_str = True
+            except UnicodeEncodeError:
+                raw = [_key_slow(k) for k in keys]
+        elif not isinstance(keys, Iterable):
             raise InvalidTypeError(f"tyrant get_bulk: keys must be a list of keys, got {type(keys).__name__}")
-        raw = [k if k.__class__ is bytes else _key_slow(k) for k in keys]
+        else:
+            raw = [k if k.__class__ is bytes else _key_slow(k) for k in keys]
         if not raw:
-            return []
-        request = encode_mget(raw)
-        r = self._request("mget", request, read_mget)
+            return [], []
+        r = self._request("mget", encode_mget(raw), read_mget_kv)
         if r[1]:
             raise _failed("mget", r[1])
-        return r[2]
+        found, values = r[2]
+        if not self.decode_keys:
+            return found, values
+        if all_str and found == raw:
+            return keys, values  # type: ignore[return-value]  # every key hit: no decoding needed
+        try:
+            return list(map(_decode_utf8, found)), values
+        except UnicodeDecodeError:
+            decode = self._decode_key
+            return [decode(k) for k in found], values
 
     def _bulk_items(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
         if data is not None and not isinstance(data, Mapping):
