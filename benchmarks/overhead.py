@@ -19,6 +19,7 @@ from kt_tyrant import TokyoTyrant
 
 VALUE = b"v" * 100
 KEYS = [b"key%09d" % i for i in range(100)]
+STR_KEYS = [k.decode() for k in KEYS]
 
 
 class FakeSocket:
@@ -80,6 +81,7 @@ def main() -> None:
     c_bulk = kt(kb.encode_get_bulk_reply([(0, k, VALUE, kb.XT_MAX_REPLY) for k in KEYS]))
     c_set_bulk = kt(kb.encode_set_bulk_reply(100))
     data = dict.fromkeys(KEYS, VALUE)
+    str_data = dict.fromkeys(STR_KEYS, VALUE)
     t_get = tt(b"\x00" + struct.pack(">I", 100) + VALUE)
     t_set = tt(b"\x00")
     t_mget = tt(b"\x00" + struct.pack(">I", 100)
@@ -92,10 +94,13 @@ def main() -> None:
         ("KT incr (HTTP)", lambda: c_incr.incr("key000000001", 1), 20000),
         ("KT cas (HTTP)", lambda: c_empty.cas("key000000001", b"a", b"b"), 20000),
         ("KT get_bulk_raw 100", lambda: c_bulk.get_bulk_raw(KEYS), 2000),
+        ("KT get_bulk_raw 100 str", lambda: c_bulk.get_bulk_raw(STR_KEYS), 2000),
         ("KT set_bulk 100", lambda: c_set_bulk.set_bulk(data), 2000),
+        ("KT set_bulk 100 str", lambda: c_set_bulk.set_bulk(str_data), 2000),
         ("TT get", lambda: t_get.get(key), 20000),
         ("TT set", lambda: t_set.set(key, VALUE), 20000),
         ("TT get_bulk_raw (mget) 100", lambda: t_mget.get_bulk_raw(KEYS), 2000),
+        ("TT get_bulk_raw 100 str", lambda: t_mget.get_bulk_raw(STR_KEYS), 2000),
     ]
     print(f"client Python cost per call, no I/O (codec {kt_core.IMPLEMENTATION}), µs, best of 5")
     for name, fn, n in rows:
