@@ -107,6 +107,7 @@ def _utf8(text: str, what: str) -> bytes:
 
 
 _STR_ONLY = frozenset((str,))
+_BYTES_ONLY = frozenset((bytes,))
 _decode_utf8 = bytes.decode  # utf-8 by default; precomputed for map()
 
 
@@ -454,6 +455,8 @@ class TokyoTyrant:
                 all_str = True
             except UnicodeEncodeError:
                 raw = [_key_slow(k) for k in keys]
+        elif (type(keys) is list or type(keys) is tuple) and _BYTES_ONLY.issuperset(map(type, keys)):
+            raw = list(keys)
         elif not isinstance(keys, Iterable):
             raise InvalidTypeError(f"tyrant get_bulk: keys must be a list of keys, got {type(keys).__name__}")
         else:
