@@ -314,3 +314,82 @@ def test_play_script_round_trip(name, records) -> None:
 def test_get_bulk_reply_round_trip(records) -> None:
     reply = kb.encode_get_bulk_reply(records)
     assert kb.read_get_bulk(reply, 0, len(reply), LIMIT) == (len(reply), records)
+
+
+# ----------------------------------------------------------------------------- read_get_one (the client's get)
+
+GET_ONE = [v for v in REPLIED if req(v)[0] == 0xBA and v["decoded"]["hits"] <= 1]
+
+
+def test_get_one_vectors_cover_hit_and_miss() -> None:
+    assert {v["decoded"]["hits"] for v in GET_ONE} == {0, 1}
+
+
+def expected_value(v: dict) -> bytes | None:
+    records = v["decoded"]["records"]
+    return b(records[0]["value"]) if records else None
+
+
+@pytest.mark.parametrize("v", GET_ONE, ids=ids(GET_ONE))
+def test_read_get_one_decodes_response(v: dict) -> None:
+    data = rsp(v)
+    for buf in (data, bytearray(data), memoryview(data)):
+        assert kb.read_get_one(buf, 0, len(data), LIMIT) == (len(data), expected_value(v))
+    # At an offset, with bytes of a next frame behind it that must not be consumed.
+    padded = b"\x00\x11" + data + b"\xba\x00"
+    for buf in (padded, bytearray(padded), memoryview(padded)):
+        r = kb.read_get_one(buf, 2, len(padded), LIMIT)
+        assert r == (2 + len(data), expected_value(v))
+        assert r[1] is None or type(r[1]) is bytes
+
+
+@pytest.mark.parametrize("v", GET_ONE, ids=ids(GET_ONE))
+def test_read_get_one_needs_more_for_every_prefix(v: dict) -> None:
+    data = rsp(v)
+    for cut in range(len(data)):
+        need = kb.read_get_one(data, 0, cut, LIMIT)
+        assert type(need) is int and cut < need <= len(data), (cut, need)
+        assert need == kb.read_get_bulk(data, 0, cut, LIMIT)
+
+
+@pytest.mark.parametrize("v", GET_ONE, ids=ids(GET_ONE))
+def test_read_get_one_split_at_every_byte(v: dict) -> None:
+    from kt_core.reader import NEED_MORE, Reader
+
+    data = rsp(v)
+    for cut in range(1, len(data)):
+        reader = Reader()
+        reader.feed(data[:cut])
+        assert reader.read(kb.read_get_one) is NEED_MORE
+        reader.feed(data[cut:])
+        assert reader.read(kb.read_get_one) == (len(data), expected_value(v))
+        assert reader.pending == 0
+
+
+def test_read_get_one_server_error_is_returned_not_raised() -> None:
+    r = kb.read_get_one(b"\xbf\xba", 0, 2, LIMIT)
+    assert r[0] == 1 and isinstance(r[1], KyotoTycoonError)
+    with pytest.raises(KyotoTycoonError):
+        kb.raise_if_error(r[1])
+
+
+def test_read_get_one_rejects_bad_bytes() -> None:
+    two = rsp(next(v for v in REPLIED if v["name"] == "get_bulk_hits_and_misses"))
+    with pytest.raises(ProtocolError):
+        kb.read_get_one(two, 0, len(two), LIMIT)  # 4 records in reply to one key
+    with pytest.raises(ProtocolError):
+        kb.read_get_one(b"\xb8\x00\x00\x00\x01", 0, 5, LIMIT)
+    with pytest.raises(ProtocolError):
+        kb.read_get_one(b"\xba\xff\xff\xff\xff", 0, 5, LIMIT)
+    hit = rsp(next(v for v in GET_ONE if v["decoded"]["hits"] == 1))
+    with pytest.raises(ProtocolError):
+        kb.read_get_one(hit, 0, len(hit), len(hit) - 1)  # the frame is over the limit
+    with pytest.raises(ProtocolError):
+        kb.read_get_one(b"\xba\x00\x00\x00\x00", 0, 5, 4)
+
+
+@given(st.binary(max_size=40), st.binary(max_size=300), st.integers(0, 0xFFFF), st.integers(0, (1 << 40) - 1))
+def test_read_get_one_agrees_with_read_get_bulk(key: bytes, value: bytes, dbidx: int, xt: int) -> None:
+    data = kb.encode_get_bulk_reply([(dbidx, key, value, xt)])
+    assert kb.read_get_one(data, 0, len(data), LIMIT) == (len(data), value)
+    assert kb.read_get_bulk(data, 0, len(data), LIMIT)[1][0][2] == value

@@ -31,8 +31,8 @@ from kt_core.kyoto_binary import (
     encode_remove_bulk,
     encode_set_bulk,
     encode_set_bulk_items,
-    read_get_bulk,
     read_get_bulk_kv,
+    read_get_one,
     read_play_script,
     read_remove_bulk,
     read_set_bulk,
@@ -246,22 +246,22 @@ class KyotoTycoon:
         if type(key) is not bytes:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        request = encode_get_bulk(((dbi, key),))
-        records = self._request("get", request, read_get_bulk)
-        if records.__class__ is not list:
-            raise records
-        return self._loads(records[0][2]) if records else None
+        value = self._request("get", encode_get_bulk(((dbi, key),)), read_get_one)
+        if value.__class__ is bytes:
+            return self._loads(value)
+        if value is None:
+            return None
+        raise value
 
     def get_raw(self, key: KeyType, db: DbSpec = None) -> bytes | None:
         """The stored bytes of ``key``, or None if it does not exist."""
         if type(key) is not bytes:
             key = encode_key(key)
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        request = encode_get_bulk(((dbi, key),))
-        records = self._request("get", request, read_get_bulk)
-        if records.__class__ is not list:
-            raise records
-        return records[0][2] if records else None
+        value = self._request("get", encode_get_bulk(((dbi, key),)), read_get_one)
+        if value is None or value.__class__ is bytes:
+            return value  # type: ignore[no-any-return]
+        raise value
 
     def set(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> int:
         """Store ``value`` at ``key``; returns the number of records set (1)."""
