@@ -160,7 +160,12 @@ class KyotoTycoon:
         if self._retry.retries:
             operation = _RPC_OPERATION.get(procedure, procedure)
             return self._retry.call(operation, lambda: self._rpc_once(request))
-        return self._rpc_once(request)
+        # _rpc_once inlined: one Python frame less on every HTTP call (benchmarks/RESULTS.md).
+        conn = self._conns.get()
+        result: RpcResult = conn.request(request, read_rpc)[1]
+        if result.close:
+            conn.close()
+        return result
 
     def _rpc_once(self, request: bytes) -> RpcResult:
         conn = self._conns.get()
@@ -170,14 +175,28 @@ class KyotoTycoon:
         return result
 
     def _rpc_ok(self, procedure: str, params: Any) -> RpcResult:
-        result = self._rpc(procedure, params)
+        if self._retry.retries:
+            result = self._rpc(procedure, params)
+        else:
+            # _rpc inlined (see there).
+            conn = self._conns.get()
+            result = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
+            if result.close:
+                conn.close()
         if result.status != _STATUS_OK:
             raise result.error()  # type: ignore[misc]
         return result
 
     def _rpc_bool(self, procedure: str, params: Any) -> bool:
         """200 -> True, 450 (logical inconsistency: exists, missing, mismatch) -> False; other errors raise."""
-        result = self._rpc(procedure, params)
+        if self._retry.retries:
+            result = self._rpc(procedure, params)
+        else:
+            # _rpc inlined (see there).
+            conn = self._conns.get()
+            result = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
+            if result.close:
+                conn.close()
         status = result.status
         if status == _STATUS_OK:
             return True
@@ -260,7 +279,7 @@ class KyotoTycoon:
         dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
         value = self._request("get", encode_get_bulk(((dbi, key),)), read_get_one)
         if value is None or value.__class__ is bytes:
-            return value  # type: ignore[no-any-return]
+            return value
         raise value
 
     def set(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> int:
@@ -511,7 +530,9 @@ class KyotoTycoon:
 
     @staticmethod
     def _num(result: RpcResult) -> bytes:
-        num = result.get(b"num")
+        records = result.records
+        # The reply of increment / increment_double is the single record num (get() for anything else).
+        num = records[0][1] if len(records) == 1 and records[0][0] == b"num" else result.get(b"num")
         if num is None:
             raise KyotoTycoonError("reply without a num field")
         return num
