@@ -1,4 +1,4 @@
-"""Every Python example in README.md and docs/*.md runs, so none can go stale.
+"""Every Python example in README.md, docs/*.md and the packages' READMEs runs, so none can go stale.
 
 The blocks of one file run in order in one namespace, as a reader would paste them.
 docs/serializer-plugins.md is executed by kt-serializers' own tests (it registers a plugin).
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "packages").glob("*/README.md"))]
 EXECUTED_ELSEWHERE = {"serializer-plugins.md"}
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
@@ -28,7 +28,7 @@ def test_readme_has_examples() -> None:
 
 @pytest.mark.server
 @pytest.mark.parametrize("page", [p for p in PAGES if p.name not in EXECUTED_ELSEWHERE and python_blocks(p)],
-                         ids=lambda p: p.name)
+                         ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_examples_run(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     with warnings.catch_warnings():
