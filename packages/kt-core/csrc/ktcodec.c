@@ -20,6 +20,34 @@ static int64_t as_signed64(uint64_t v) {
 /* q: absolute end the frame must reach; beyond pos + limit is too large. */
 #define CHECK_LIMIT(q) do { if ((uint64_t)(q) - pos > limit) return KT_E_TOO_LARGE; } while (0)
 
+/* `count` records of (ksiz u32, vsiz u32, key, value) from *p: KT play_script replies and TT
+   key/value lists share this layout. Appends koff, klen, voff, vlen per record to fields[*nf..],
+   advances *p past them; returns KT_OK, KT_NEED (res[0] = position needed), KT_SPACE or an error. */
+static int scan_kv_records(const uint8_t *buf, size_t end, uint64_t stop, uint64_t count, uint64_t *p,
+                           int64_t *res, int64_t *fields, size_t cap, uint64_t *nf) {
+    uint64_t i, h, nxt, q = *p, n = *nf;
+    for (i = 0; i < count; i++) {
+        uint32_t ksiz, vsiz;
+        h = q + 8;
+        if (h > stop) return KT_E_TOO_LARGE;
+        if (end < h) NEED(h);
+        ksiz = be32(buf + q);
+        vsiz = be32(buf + q + 4);
+        nxt = h + ksiz + vsiz;
+        if (nxt > stop) return KT_E_TOO_LARGE;
+        if (end < nxt) NEED(nxt);
+        if (cap - n < 4) return KT_SPACE;
+        fields[n++] = (int64_t)h;
+        fields[n++] = (int64_t)ksiz;
+        fields[n++] = (int64_t)(h + ksiz);
+        fields[n++] = (int64_t)vsiz;
+        q = nxt;
+    }
+    *p = q;
+    *nf = n;
+    return KT_OK;
+}
+
 int kt_scan_ktb(const uint8_t *buf, size_t pos, size_t end, int magic, uint64_t limit,
                 int64_t *res, int64_t *fields, size_t cap) {
     uint64_t p, h, nxt, count, i, stop, nf = 0;
@@ -70,23 +98,8 @@ int kt_scan_ktb(const uint8_t *buf, size_t pos, size_t end, int magic, uint64_t 
             p = nxt;
         }
     } else {
-        for (i = 0; i < count; i++) {
-            uint32_t ksiz, vsiz;
-            h = p + 8;
-            if (h > stop) return KT_E_TOO_LARGE;
-            if (end < h) NEED(h);
-            ksiz = be32(buf + p);
-            vsiz = be32(buf + p + 4);
-            nxt = h + ksiz + vsiz;
-            if (nxt > stop) return KT_E_TOO_LARGE;
-            if (end < nxt) NEED(nxt);
-            if (cap - nf < 4) return KT_SPACE;
-            fields[nf++] = (int64_t)h;
-            fields[nf++] = (int64_t)ksiz;
-            fields[nf++] = (int64_t)(h + ksiz);
-            fields[nf++] = (int64_t)vsiz;
-            p = nxt;
-        }
+        int rc = scan_kv_records(buf, end, stop, count, &p, res, fields, cap, &nf);
+        if (rc != KT_OK) return rc;
     }
     res[0] = (int64_t)p;
     res[3] = (int64_t)nf;
@@ -162,24 +175,10 @@ int kt_scan_tt(const uint8_t *buf, size_t pos, size_t end, int shape, uint64_t l
             p = nxt;
         }
     } else {
+        int rc;
         if (n > limit / 8) return KT_E_COUNT;
-        for (i = 0; i < n; i++) {
-            uint32_t ksiz, vsiz;
-            h = p + 8;
-            if (h > stop) return KT_E_TOO_LARGE;
-            if (end < h) NEED(h);
-            ksiz = be32(buf + p);
-            vsiz = be32(buf + p + 4);
-            nxt = h + ksiz + vsiz;
-            if (nxt > stop) return KT_E_TOO_LARGE;
-            if (end < nxt) NEED(nxt);
-            if (cap - nv < 4) return KT_SPACE;
-            values[nv++] = (int64_t)h;
-            values[nv++] = (int64_t)ksiz;
-            values[nv++] = (int64_t)(h + ksiz);
-            values[nv++] = (int64_t)vsiz;
-            p = nxt;
-        }
+        rc = scan_kv_records(buf, end, stop, n, &p, res, values, cap, &nv);
+        if (rc != KT_OK) return rc;
     }
     res[0] = (int64_t)p;
     res[2] = (int64_t)nv;
