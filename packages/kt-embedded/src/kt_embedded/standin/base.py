@@ -104,6 +104,15 @@ class StandinServer:
                 self._threads.add(thread)
             thread.start()
 
+    def serve_until_interrupted(self) -> None:
+        """Serve in the foreground (the command line's main loop) until Ctrl-C or stop()."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def stop(self) -> None:
         self._stopping.set()
         try:

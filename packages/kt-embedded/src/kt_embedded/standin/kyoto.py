@@ -684,11 +684,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if log is not sys.stdout:
         print(f"listening on {server.host}:{server.port}", flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.serve_until_interrupted()
     finally:
-        server.stop()
         server.log("SYSTEM", "================ [FINISH]")
     return 0
 

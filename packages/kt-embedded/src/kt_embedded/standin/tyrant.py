@@ -345,12 +345,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if unknown:
         server.log(f"ignored ttserver options: {' '.join(unknown)}")
     print(f"listening on {server.host}:{server.port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    server.serve_until_interrupted()
     return 0
 
 
