@@ -118,7 +118,7 @@ def test_kt_32_threads_share_one_client(kt_server: Any, kt_client_factory: Calla
     assert growth < 32 * 1024 * 1024, f"memory grew by {growth} bytes over two rounds"
     # Every thread checked its connection in (this one too): none is in use, and the idle ones are bounded.
     client.checkin()
-    assert client._pool.in_use_count == 0
+    assert client.pool.in_use_count == 0
     assert open_sockets() - sockets_before <= THREADS
     client.close()
     assert open_sockets() == sockets_before, "sockets leaked after close()"

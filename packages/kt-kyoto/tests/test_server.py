@@ -338,7 +338,7 @@ def test_cursor_iteration_and_hash_limits(kt_client: KyotoTycoon) -> None:
 
 def test_cursor_closed_on_server_when_dropped(kt_client: KyotoTycoon) -> None:
     kt_client.set("a", "1")
-    pool = kt_client._pool
+    pool = kt_client.pool
     in_use = pool.in_use_count
     cur = kt_client.cursor(cursor_id=77)
     assert cur.jump() is True

@@ -106,7 +106,7 @@ def http_records(data: bytes) -> tuple[str, dict[bytes, bytes]]:
 def test_wrong_type_raises_before_sending(offline: KyotoTycoon, call: Any) -> None:
     with pytest.raises(InvalidTypeError):
         call(offline)
-    assert offline._pool.in_use_count == 0  # no connection was even taken
+    assert offline.pool.in_use_count == 0  # no connection was even taken
 
 
 @pytest.mark.parametrize("call", [
@@ -126,7 +126,7 @@ def test_wrong_type_raises_before_sending(offline: KyotoTycoon, call: Any) -> No
 def test_bad_value_raises_before_sending(offline: KyotoTycoon, call: Any) -> None:
     with pytest.raises(InvalidArgumentError):
         call(offline)
-    assert offline._pool.in_use_count == 0
+    assert offline.pool.in_use_count == 0
 
 
 def test_kt_none_refuses_str_value_before_sending() -> None:
@@ -135,7 +135,7 @@ def test_kt_none_refuses_str_value_before_sending() -> None:
         client.set("k", "text")
     with pytest.raises(InvalidTypeError):
         client.set_bulk({"k": "text"})
-    assert client._pool.in_use_count == 0
+    assert client.pool.in_use_count == 0
 
 
 def test_constructor_checks() -> None:

@@ -109,8 +109,8 @@ def test_walk_raises_on_server_error(walk: str, at: str, status: int, error: typ
         # The walk's cur_jump succeeds; the error comes in a pipelined batch of steps.
         ok = encode_reply(200, {})
         conn.request = lambda data, read_fn, *args: read_fn(ok, 0, len(ok), 1 << 30)  # type: ignore[method-assign]
-    client._pool.acquire = lambda: conn  # type: ignore[method-assign]
-    client._pool.release = lambda c: None  # type: ignore[method-assign]
+    client.pool.acquire = lambda: conn  # type: ignore[method-assign]
+    client.pool.release = lambda c: None  # type: ignore[method-assign]
     with pytest.raises(error, match="some server error"):
         list(getattr(client, walk)())
     # After a failed batch the connection has replies still coming: it must not be reused.

@@ -50,7 +50,7 @@ def test_lone_surrogate_raises_naming_the_argument(call: Any, named: str) -> Non
         call(client)
     assert type(info.value) is InvalidArgumentError
     assert named in str(info.value)
-    assert client._pool.in_use_count == 0  # nothing was sent: no connection was even taken
+    assert client.pool.in_use_count == 0  # nothing was sent: no connection was even taken
 
 
 def test_cursor_key_lone_surrogate_raises_before_sending() -> None:
@@ -81,7 +81,7 @@ def test_int64_argument_out_of_range_raises_before_sending(call: Any) -> None:
     client = KyotoTycoon(port=free_port(), timeout=1)
     with pytest.raises(InvalidArgumentError, match=r"64-bit|9223372036854775807"):
         call(client)
-    assert client._pool.in_use_count == 0
+    assert client.pool.in_use_count == 0
 
 
 def test_host_lone_surrogate_raises_at_construction() -> None:
@@ -100,7 +100,7 @@ def test_item_access_tuple_of_wrong_length_raises_before_sending(call: Any) -> N
     client = KyotoTycoon(port=free_port(), timeout=1)
     with pytest.raises(InvalidTypeError, match="pair"):
         call(client)
-    assert client._pool.in_use_count == 0
+    assert client.pool.in_use_count == 0
 
 
 @pytest.mark.parametrize("call", [
@@ -115,4 +115,4 @@ def test_expire_time_out_of_range_raises_before_sending(call: Any) -> None:
     client = KyotoTycoon(port=free_port(), timeout=1)
     with pytest.raises(InvalidArgumentError, match="expire_time out of range"):
         call(client)
-    assert client._pool.in_use_count == 0
+    assert client.pool.in_use_count == 0

@@ -22,7 +22,7 @@ OURS = ("kt_core", "kt_serializers", "kt_kyoto", "kt_tyrant", "kt_embedded", "kt
 CLIENTS = ("kt_kyoto", "kt_tyrant")
 IO_MODULES = ("socket", "select", "selectors", "asyncio", "threading")
 # kt_core's I/O layer; every other kt_core module is codec (encoders, scanners, readers, errors).
-KT_CORE_IO = ("kt_core.connection", "kt_core.pool", "kt_core.retry")
+KT_CORE_IO = ("kt_core.connection", "kt_core.pool", "kt_core.pooled", "kt_core.retry")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from kt_core.kyoto_binary import (
     read_set_bulk,
 )
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
-from kt_core.pool import ConnectionPool, ThreadConnections
-from kt_core.retry import RetryPolicy, retry_policy
+from kt_core.pool import ConnectionPool
+from kt_core.pooled import PooledClient
+from kt_core.retry import RetryPolicy
 from kt_serializers import KT_BINARY, get_serializer
 
 from ._util import (
@@ -76,7 +77,7 @@ def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
     return InvalidArgumentError(str(exc))
 
 
-class KyotoTycoon:
+class KyotoTycoon(PooledClient):
     """Client for interacting with a Kyoto Tycoon server (see the module doc for protocols and databases).
 
     One client may be shared by threads: each thread's requests run on a connection no other thread
@@ -95,29 +96,16 @@ class KyotoTycoon:
         connection_pool: ConnectionPool | None = None,
         retry: RetryPolicy | int | None = None,
     ) -> None:
-        if not isinstance(host, str):
-            raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
-        encode_text(host, "host")  # it goes into every HTTP request's Host header
-        if type(port) is not int:
-            raise InvalidTypeError(f"port must be an int, not {type(port).__name__}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
-            raise InvalidTypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-        self.host = host
-        self.port = port
-        self.timeout = timeout
+        self._init_connections(host, port, timeout, connection_pool, retry)
         self.decode_keys = bool(decode_keys)
         self.serializer = get_serializer(serializer)
         self._dumps = self.serializer.dumps
         self._loads = self.serializer.loads
-        self._pool = connection_pool or ConnectionPool(host, port, timeout)
-        self._conns = ThreadConnections(self._pool)
         self._host_header = host if ":" not in host else f"[{host}]"
         self._cursor_ids = itertools.count(1)
         self._db_lock = threading.Lock()
         self._db_names: dict[str, int] | None = None  # from report: name -> index
         self._db_count = 0
-        self._closed = False
-        self._retry = retry_policy(retry)
         self.set_database(default_db)
 
     # ------------------------------------------------------------------ plumbing
@@ -128,17 +116,6 @@ class KyotoTycoon:
 
     def __enter__(self) -> KyotoTycoon:
         return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def checkin(self) -> None:
-        """Return the calling thread's connection to the pool for re-use."""
-        self._conns.checkin()
-
-    def close(self) -> None:
-        """Close the calling thread's connection and every idle pooled connection."""
-        self._conns.close()
 
     def set_database(self, db: int | str) -> None:
         """Make ``db`` (an index or a name) the default database."""

@@ -59,12 +59,12 @@ class Cursor:
         self.cursor_id = cursor_id
         self._cur = b"%d" % cursor_id
         self._host = client._host_header
-        self._conn: Connection | None = client._pool.acquire()
+        self._conn: Connection | None = client.pool.acquire()
         # state[0]: the server may hold this cursor (it is created by the first cur_* call).
         self._state = [False]
         self._positioned = False
         self._finalizer = weakref.finalize(
-            self, _release, client._pool, self._conn,
+            self, _release, client.pool, self._conn,
             encode_rpc("cur_delete", ((b"CUR", self._cur),), self._host), self._state)
 
     def __repr__(self) -> str:
@@ -207,7 +207,7 @@ def walk(client: KyotoTycoon, http_db: bytes, cursor_id: int, procedure: str) ->
     The requests are pipelined on a connection of the walk's own: a batch of N steps is one write
     and N replies. Yields raw keys, raw values, or ``(key, value)`` pairs.
     """
-    pool = client._pool
+    pool = client.pool
     host = client._host_header
     cur = b"%d" % cursor_id
     conn = pool.acquire()

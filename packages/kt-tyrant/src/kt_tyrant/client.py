@@ -30,8 +30,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Union
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
-from kt_core.pool import ConnectionPool, ThreadConnections
-from kt_core.retry import RetryPolicy, retry_policy
+from kt_core.pool import ConnectionPool
+from kt_core.pooled import PooledClient
+from kt_core.retry import RetryPolicy
 from kt_core.tyrant import (
     RDBMONOULOG,
     RDBXOLCKGLB,
@@ -145,7 +146,7 @@ def _failed(command: str, code: int, detail: str = "") -> TokyoTyrantError:
     return TokyoTyrantError(message, code)
 
 
-class TokyoTyrant:
+class TokyoTyrant(PooledClient):
     """Client for a Tokyo Tyrant server.
 
     ``serializer`` is a ``kt_serializers`` name or object (``KT_BINARY`` by default; ``TT_TABLE``
@@ -176,11 +177,7 @@ class TokyoTyrant:
         if default_db not in (0, None) or isinstance(default_db, bool):
             raise InvalidArgumentError(
                 f"Tokyo Tyrant serves a single database: default_db must be 0 or None, got {default_db!r}")
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise InvalidArgumentError(f"port must be an int in 1..65535, got {port!r}")
-        self.host = host
-        self.port = port
-        self.timeout = timeout
+        self._init_connections(host, port, timeout, connection_pool, retry, max_connections)
         self.decode_keys = bool(decode_keys)
         self.serializer = get_serializer(serializer)
         self._dumps_fn: Callable[[Any], bytes] = self.serializer.dumps
@@ -188,11 +185,6 @@ class TokyoTyrant:
         # get_part returns a slice of the stored bytes: only text-like serializers can decode one.
         self._part_loads: Callable[[bytes], Any] = (
             self._loads if isinstance(self.serializer, (BinarySerializer, NoneSerializer)) else bytes)
-        if connection_pool is None:
-            connection_pool = ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
-        self.pool = connection_pool
-        self._conns = ThreadConnections(connection_pool)
-        self._retry = retry_policy(retry)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -201,17 +193,6 @@ class TokyoTyrant:
 
     def __enter__(self) -> TokyoTyrant:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def checkin(self) -> None:
-        """Return the calling thread's connection to the pool for re-use."""
-        self._conns.checkin()
-
-    def close(self) -> None:
-        """Close the calling thread's connection and every idle pooled one."""
-        self._conns.close()
 
     def _dumps(self, value: Any) -> bytes:
         try:

@@ -1,0 +1,61 @@
+"""Connection plumbing shared by the KyotoTycoon and TokyoTyrant clients.
+
+Checks the address and timeout arguments (before anything connects), builds the pool and the
+per-thread binding, holds the retry policy, and gives both clients the same ``checkin()``,
+``close()`` and context-manager behaviour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InvalidArgumentError, InvalidTypeError
+from .pool import ConnectionPool, ThreadConnections
+from .retry import RetryPolicy, retry_policy
+
+__all__ = ["PooledClient"]
+
+
+class PooledClient:
+    """Base of the clients: ``pool`` (a :class:`ConnectionPool`), one connection per thread."""
+
+    host: str
+    port: int
+    timeout: float | None
+    pool: ConnectionPool
+
+    def _init_connections(self, host: str, port: int, timeout: float | None,
+                          connection_pool: ConnectionPool | None = None, retry: RetryPolicy | int | None = None,
+                          max_connections: int | None = None) -> None:
+        if not isinstance(host, str):
+            raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
+        try:
+            host.encode("utf-8")  # it goes into requests (KT's Host header)
+        except UnicodeEncodeError as exc:
+            raise InvalidArgumentError(f"host cannot be encoded as UTF-8: {exc}") from None
+        if type(port) is not int:
+            raise InvalidTypeError(f"port must be an int, not {type(port).__name__}")
+        if not 0 < port < 65536:
+            raise InvalidArgumentError(f"port must be in 1..65535, got {port!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise InvalidTypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.pool = connection_pool or ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
+        self._conns = ThreadConnections(self.pool)
+        self._retry = retry_policy(retry)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def checkin(self) -> None:
+        """Return the calling thread's connection to the pool for re-use."""
+        self._conns.checkin()
+
+    def close(self) -> None:
+        """Close the calling thread's connection and every idle pooled one; the client stays usable."""
+        self._conns.close()
