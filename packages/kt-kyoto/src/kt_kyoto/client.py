@@ -137,12 +137,7 @@ class KyotoTycoon(PooledClient):
         if self._retry.retries:
             operation = _RPC_OPERATION.get(procedure, procedure)
             return self._retry.call(operation, lambda: self._rpc_once(request))
-        # _rpc_once inlined: one Python frame less on every HTTP call (benchmarks/RESULTS.md).
-        conn = self._conns.get()
-        result: RpcResult = conn.request(request, read_rpc)[1]
-        if result.close:
-            conn.close()
-        return result
+        return self._rpc_once(request)
 
     def _rpc_once(self, request: bytes) -> RpcResult:
         conn = self._conns.get()
@@ -152,28 +147,14 @@ class KyotoTycoon(PooledClient):
         return result
 
     def _rpc_ok(self, procedure: str, params: Any) -> RpcResult:
-        if self._retry.retries:
-            result = self._rpc(procedure, params)
-        else:
-            # _rpc inlined (see there).
-            conn = self._conns.get()
-            result = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
-            if result.close:
-                conn.close()
+        result = self._rpc(procedure, params)
         if result.status != _STATUS_OK:
             raise result.error()  # type: ignore[misc]
         return result
 
     def _rpc_bool(self, procedure: str, params: Any) -> bool:
         """200 -> True, 450 (logical inconsistency: exists, missing, mismatch) -> False; other errors raise."""
-        if self._retry.retries:
-            result = self._rpc(procedure, params)
-        else:
-            # _rpc inlined (see there).
-            conn = self._conns.get()
-            result = conn.request(encode_rpc(procedure, params, self._host_header), read_rpc)[1]
-            if result.close:
-                conn.close()
+        result = self._rpc(procedure, params)
         status = result.status
         if status == _STATUS_OK:
             return True

@@ -246,20 +246,8 @@ class TokyoTyrant(PooledClient):
 
     def get(self, key: KeyType) -> Any:
         """The deserialized value of ``key``, or None if it does not exist."""
-        if key.__class__ is str:
-            try:
-                key = key.encode("utf-8")
-            except UnicodeEncodeError:
-                key = _key_slow(key)  # raises InvalidArgumentError
-        elif key.__class__ is not bytes:
-            key = _key_slow(key)
-        request = encode_get(key)
-        r = self._request("get", request, read_get)
-        if r[1]:
-            if r[1] == 1:
-                return None
-            raise _failed("get", r[1])
-        return self._loads(r[2])
+        data = self.get_raw(key)
+        return None if data is None else self._loads(data)
 
     def get_raw(self, key: KeyType) -> bytes | None:
         """The stored bytes of ``key``, or None if it does not exist."""
