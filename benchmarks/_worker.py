@@ -7,6 +7,7 @@ thread and one connection. Not a test and not part of the package.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -19,7 +20,8 @@ from typing import Any, Callable
 
 import kt_core
 
-VALUE = b"v" * 100  # 100-byte values throughout
+VALUE = b"v" * 100  # the issue's workload: 100-byte values
+ISSUE, NATIVE = "issue", "native"  # record formats: ours (12-20 byte keys, 100-byte values) or the C++ tools'
 
 
 def _key(prefix: str, i: int) -> bytes:
@@ -95,6 +97,10 @@ class Bench:
         self.tt: Any = None
         self.tq: Any = None
         self.run_id = 0
+        self.fmt = ISSUE  # set by main() for each command
+        # Native-format keys are bare 8-digit numbers, so each worker draws from its own range (the
+        # other worker shares the servers) starting above the tools' own 1..N.
+        self.native_next = 10_000_000 * (1 + int(spec.get("slot", 0)))
 
     # -- clients ----------------------------------------------------------------------
     def kt_client(self, port: int | None = None) -> Any:
@@ -122,49 +128,68 @@ class Bench:
         self.run_id += 1
         return f"{what}{os.getpid()}.{self.run_id}:"
 
+    # -- record formats ---------------------------------------------------------------
+    def _records(self, what: str, n: int) -> tuple[list[bytes], list[bytes]]:
+        """Keys and values for one measurement, in the current record format, not stored yet."""
+        if self.fmt == NATIVE:
+            # ktremotetest and tcrmttest store key = value = sprintf("%08d", i): 8 bytes each.
+            base = self.native_next
+            self.native_next += n
+            keys = [b"%08d" % (base + i) for i in range(n)]
+            return keys, keys
+        prefix = self._prefix(what)
+        return [_key(prefix, i) for i in range(n)], [VALUE] * n
+
+    def _value_size(self) -> int:
+        return 8 if self.fmt == NATIVE else len(VALUE)
+
+    def _batches(self, what: str) -> list[dict[bytes, bytes]]:
+        """Ten batches of 100 records for the bulk rows."""
+        keys, values = self._records(what, 1000)
+        return [dict(zip(keys[b:b + 100], values[b:b + 100])) for b in range(0, 1000, 100)]
+
     # -- Kyoto Tycoon -----------------------------------------------------------------
-    def _kt_fill(self, prefix: str, n: int, db: int = 0) -> list[bytes]:
+    def _kt_fill(self, what: str, n: int) -> list[bytes]:
         c = self.ktc()
-        keys = [_key(prefix, i) for i in range(n)]
+        keys, values = self._records(what, n)
         for i in range(0, n, 1000):
-            c.set_bulk({k: VALUE for k in keys[i:i + 1000]}, db=db)
+            c.set_bulk(dict(zip(keys[i:i + 1000], values[i:i + 1000])))
         return keys
 
     def kt_get(self, n: int) -> float:
-        keys = self._kt_fill(self._prefix("g"), n)
+        keys = self._kt_fill("g", n)
         get = self.ktc().get
         return _timed(lambda i: get(keys[i]), n)
 
     def kt_set(self, n: int) -> float:
-        prefix = self._prefix("s")
-        keys = [_key(prefix, i) for i in range(n)]
+        keys, values = self._records("s", n)
         set_ = self.ktc().set
-        return _timed(lambda i: set_(keys[i], VALUE), n)
+        return _timed(lambda i: set_(keys[i], values[i]), n)
 
     def kt_remove(self, n: int) -> float:
-        keys = self._kt_fill(self._prefix("r"), n)
+        keys = self._kt_fill("r", n)
         remove = self.ktc().remove
         return _timed(lambda i: remove(keys[i]), n)
 
     def kt_exists(self, n: int) -> float:
-        keys = self._kt_fill(self._prefix("e"), n)
+        keys = self._kt_fill("e", n)
         exists = self.ktc().exists
         return _timed(lambda i: exists(keys[i]), n)
 
     def kt_incr(self, n: int) -> float:
-        key = _key(self._prefix("i"), 0)
+        key = self._records("i", 1)[0][0]
         incr = self.ktc().incr
         return _timed(lambda i: incr(key, 1), n)
 
     def kt_add(self, n: int) -> float:
-        prefix = self._prefix("a")
-        keys = [_key(prefix, i) for i in range(n)]
+        keys, values = self._records("a", n)
         add = self.ktc().add
-        return _timed(lambda i: add(keys[i], VALUE), n)
+        return _timed(lambda i: add(keys[i], values[i]), n)
 
     def kt_cas(self, n: int) -> float:
-        key = _key(self._prefix("c"), 0)
-        values = (b"a" * 100, b"b" * 100)
+        key = self._records("c", 1)[0][0]
+        size = self._value_size()
+        values = (b"a" * size, b"b" * size)
         c = self.ktc()
         c.set(key, values[0])
         cas = c.cas
@@ -175,13 +200,12 @@ class Bench:
         return _timed(one, n)
 
     def kt_get_bulk(self, n: int) -> float:
-        batches = [self._kt_fill(self._prefix("gb"), 100) for _ in range(10)]
+        batches = [self._kt_fill("gb", 100) for _ in range(10)]
         get_bulk = self.ktc().get_bulk_raw
         return _timed(lambda i: get_bulk(batches[i % 10]), n)
 
     def kt_set_bulk(self, n: int) -> float:
-        prefix = self._prefix("sb")
-        batches = [{_key(prefix, b * 100 + j): VALUE for j in range(100)} for b in range(10)]
+        batches = self._batches("sb")
         set_bulk = self.ktc().set_bulk
         return _timed(lambda i: set_bulk(batches[i % 10]), n)
 
@@ -222,60 +246,83 @@ class Bench:
         c.close()
         return out
 
-    def kt_memory(self, n: int) -> dict[str, Any]:
-        c = self.ktc()
-        c.clear(db=1)
-        prefix = "m:"
-        keys = [_key(prefix, i) for i in range(n)]
-        for i in range(0, n, 1000):
-            c.set_bulk({k: VALUE for k in keys[i:i + 1000]}, db=1)
+    @staticmethod
+    def _memory(call: Callable[[list[Any]], dict[Any, bytes]], keys: list[Any]) -> dict[str, Any]:
+        """tracemalloc's peak during ``call(keys)`` above the state before it, and what the result keeps."""
+        gc.collect()  # nothing of an earlier measurement left to be freed inside the window
         tracemalloc.start()
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        result = c.get_bulk_raw(keys, db=1)
+        result = call(keys)
         retained, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        payload = sum(len(k) + len(v) for k, v in result.items())
+        payload = sum(len(k.encode() if isinstance(k, str) else k) + len(v) for k, v in result.items())
         found = len(result)
         del result
-        c.clear(db=1)
-        self.kt_fill_walk()
+        gc.collect()
         return {"records": found, "payload": payload, "peak": peak - base, "retained": retained - base}
 
-    # -- Tokyo Tyrant -----------------------------------------------------------------
-    def _tt_fill(self, prefix: str, n: int) -> list[bytes]:
-        c = self.ttc()
-        keys = [_key(prefix, i) for i in range(n)]
+    def kt_memory(self, n: int) -> dict[str, Any]:
+        """get_bulk_raw of n keys (decode_keys=True, the default): str keys in, then bytes keys in."""
+        c = self.ktc()
+        c.clear(db=1)
+        str_keys = [f"m:{i:08d}" for i in range(n)]
+        bytes_keys = [k.encode() for k in str_keys]
         for i in range(0, n, 1000):
-            c.set_bulk({k: VALUE for k in keys[i:i + 1000]})
+            c.set_bulk({k: VALUE for k in bytes_keys[i:i + 1000]}, db=1)
+
+        def get_bulk(keys: list[Any]) -> dict[Any, bytes]:
+            return c.get_bulk_raw(keys, db=1)
+        out = {"kt_str": self._memory(get_bulk, str_keys), "kt_bytes": self._memory(get_bulk, bytes_keys)}
+        del str_keys, bytes_keys
+        c.clear(db=1)
+        self.kt_fill_walk()
+        return out
+
+    # -- Tokyo Tyrant -----------------------------------------------------------------
+    def _tt_fill(self, what: str, n: int) -> list[bytes]:
+        c = self.ttc()
+        keys, values = self._records(what, n)
+        for i in range(0, n, 1000):
+            c.set_bulk(dict(zip(keys[i:i + 1000], values[i:i + 1000])))
         return keys
 
     def tt_get(self, n: int) -> float:
-        keys = self._tt_fill(self._prefix("g"), n)
+        keys = self._tt_fill("g", n)
         get = self.ttc().get
         return _timed(lambda i: get(keys[i]), n)
 
     def tt_set(self, n: int) -> float:
-        prefix = self._prefix("s")
-        keys = [_key(prefix, i) for i in range(n)]
+        keys, values = self._records("s", n)
         set_ = self.ttc().set
-        return _timed(lambda i: set_(keys[i], VALUE), n)
+        return _timed(lambda i: set_(keys[i], values[i]), n)
 
     def tt_get_bulk(self, n: int) -> float:
-        batches = [self._tt_fill(self._prefix("gb"), 100) for _ in range(10)]
+        batches = [self._tt_fill("gb", 100) for _ in range(10)]
         get_bulk = self.ttc().get_bulk_raw
         return _timed(lambda i: get_bulk(batches[i % 10]), n)
 
     def tt_set_bulk(self, n: int) -> float:
-        prefix = self._prefix("sb")
-        batches = [{_key(prefix, b * 100 + j): VALUE for j in range(100)} for b in range(10)]
+        batches = self._batches("sb")
         set_bulk = self.ttc().set_bulk
         return _timed(lambda i: set_bulk(batches[i % 10]), n)
 
     def tt_incr(self, n: int) -> float:
-        key = _key(self._prefix("i"), 0)
+        key = self._records("i", 1)[0][0]
         incr = self.ttc().incr
         return _timed(lambda i: incr(key, 1), n)
+
+    def tt_memory(self, n: int) -> dict[str, Any]:
+        """get_bulk_raw (mget) of n str keys (decode_keys=True, the default)."""
+        c = self.ttc()
+        c.clear()
+        str_keys = [f"m:{i:08d}" for i in range(n)]
+        for i in range(0, n, 1000):
+            c.set_bulk({k.encode(): VALUE for k in str_keys[i:i + 1000]})
+        out = {"tt_str": self._memory(c.get_bulk_raw, str_keys)}
+        del str_keys
+        c.clear()
+        return out
 
     def tt_fill_table(self) -> dict[str, Any]:
         from kt_tyrant import INDEX_NUM
@@ -309,6 +356,7 @@ def main() -> None:
         cmd = json.loads(line)
         try:
             fn = getattr(bench, cmd["op"])
+            bench.fmt = cmd.get("fmt", ISSUE)
             if "n" in cmd:
                 result = fn(cmd["n"])
                 if isinstance(result, float):

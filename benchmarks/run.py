@@ -12,6 +12,7 @@ table reports medians. Each codec implementation runs in a worker subprocess of 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -143,11 +144,13 @@ class Worker:
             raise RuntimeError(f"{self.impl} worker died")
         return line
 
-    def call(self, op: str, n: int | None = None) -> Any:
+    def call(self, op: str, n: int | None = None, fmt: str | None = None) -> Any:
         assert self.proc.stdin is not None
         cmd: dict[str, Any] = {"op": op}
         if n is not None:
             cmd["n"] = n
+        if fmt is not None:
+            cmd["fmt"] = fmt
         self.proc.stdin.write(json.dumps(cmd) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self._readline())
@@ -174,12 +177,25 @@ class Row:
     native_note: str = ""
     target: float | None = None
     scale: float = 1.0  # our ops/s multiplied by this (e.g. keys per walk)
+    fmt: str = "issue"  # record format: "issue" (100-byte values) or "native" (the C++ tool's 8-byte key = value)
     ours: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)  # client CPU µs per call
 
 
+NATIVE_FMT = "[native fmt]"
+# Rows measured a second time with the native tool's own records, for a like-for-like ratio.
+_TWINNED = ("kt_get", "kt_set", "kt_remove", "kt_exists", "kt_incr", "kt_add", "kt_cas", "kt_get_bulk", "kt_set_bulk",
+            "tt_get", "tt_set", "tt_get_bulk")
+
+
+def native_fmt_twins(rows: list[Row]) -> list[Row]:
+    """Copies of the rows in ``_TWINNED`` that run with key = value = "%08d" (8 bytes), as ktremotetest/tcrmttest."""
+    return [dataclasses.replace(r, label=f"{r.label} {NATIVE_FMT}", fmt="native", ours={}, cpu={})
+            for r in rows if r.op in _TWINNED]
+
+
 def kt_rows() -> list[Row]:
-    return [
+    rows = [
         Row("KT get (binary)", "kt_get", 4000, native=("kt_bin1", "get"), native_note="bulk -bin -bulk 1", target=0.9),
         Row("KT set (binary)", "kt_set", 4000, native=("kt_bin1", "set"), native_note="bulk -bin -bulk 1", target=0.9),
         Row("KT remove (binary)", "kt_remove", 4000, native=("kt_bin1", "remove"), native_note="bulk -bin -bulk 1",
@@ -197,10 +213,11 @@ def kt_rows() -> list[Row]:
         Row("KT keys() walk of 10,000", "kt_keys", 3, "keys/s", native=("kt_http", "walk_keys"),
             native_note="order: cursor walk", scale=10000),
     ]
+    return rows + native_fmt_twins(rows)
 
 
 def tt_rows() -> list[Row]:
-    return [
+    rows = [
         Row("TT get", "tt_get", 4000, native=("tt", "get"), native_note="read", target=0.95),
         Row("TT set", "tt_set", 4000, native=("tt", "set"), native_note="write", target=0.95),
         Row("TT get_bulk (mget) 100", "tt_get_bulk", 400, "calls/s", native=("tt", "get_bulk"),
@@ -209,6 +226,7 @@ def tt_rows() -> list[Row]:
         Row("TT incr (addint)", "tt_incr", 4000),
         Row("TT query (indexed num, 100 hits)", "tt_query", 300, "calls/s"),
     ]
+    return rows + native_fmt_twins(rows)
 
 
 # ---------------------------------------------------------------- main
@@ -279,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{' stand-in' if backend == STANDIN else ''})", flush=True)
     print(f"  native reference: {', '.join(sorted(natives)) or 'none installed'}", flush=True)
 
-    workers = {impl: Worker(impl, spec) for impl in impls}
+    # slot: each worker keeps its native-format keys (bare numbers) apart from the other's
+    workers = {impl: Worker(impl, {**spec, "slot": i}) for i, impl in enumerate(impls)}
     extras: dict[str, Any] = {}
     t0 = time.monotonic()
     try:
@@ -288,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             first.call("kt_fill_walk")
         if do_tt:
             first.call("tt_fill_table")
-        # Groups: a native reference and the rows measured against it, run back to back.
+        # Groups: a native reference and the rows measured against it (both record formats), run back to back.
         groups: dict[str, list[Row]] = {}
         for row in rows:
             groups.setdefault(row.native[0] if row.native else "_" + row.op[:2], []).append(row)
@@ -306,14 +325,16 @@ def main(argv: list[str] | None = None) -> int:
                     run_order = impls if r % 2 == 0 else impls[::-1]
                     for impl in run_order:
                         n = max(1, row.n // shrink)
-                        res = workers[impl].call(row.op, n)
+                        res = workers[impl].call(row.op, n, row.fmt)
                         row.ours.setdefault(impl, []).append(res["ops_per_s"] * row.scale)
                         row.cpu.setdefault(impl, []).append(res["cpu_us_per_op"])
             print(f"  round {r + 1}/{rounds} done ({time.monotonic() - t0:.0f}s)", flush=True)
         for impl in impls:
             if do_kt:
                 extras.setdefault("round_trips", {})[impl] = workers[impl].call("kt_round_trips")
-                extras.setdefault("memory", {})[impl] = workers[impl].call("kt_memory", 100000)
+                extras.setdefault("memory", {}).setdefault(impl, {}).update(workers[impl].call("kt_memory", 100000))
+            if do_tt:
+                extras.setdefault("memory", {}).setdefault(impl, {}).update(workers[impl].call("tt_memory", 100000))
     finally:
         for w in workers.values():
             w.close()
@@ -332,20 +353,34 @@ def main(argv: list[str] | None = None) -> int:
                   f"keys() walk: {ks['round_trips']} for {ks['keys']} keys "
                   f"({ks['round_trips'] / max(1, ks['keys']):.3f} per key)")
     if "memory" in extras:
-        print("\nget_bulk of 100,000 keys (100-byte values), tracemalloc during the call:")
-        for impl, m in extras["memory"].items():
-            print(f"  {impl:6} records={m['records']} payload={m['payload'] / 1e6:.1f} MB "
-                  f"peak={m['peak'] / 1e6:.1f} MB ({m['peak'] / m['payload']:.2f}x payload; target <= 2x) "
-                  f"result retained={m['retained'] / 1e6:.1f} MB")
+        print("\nMemory of get_bulk_raw of 100,000 records (10-byte keys, 100-byte values; decode_keys=True), "
+              "tracemalloc:\npeak during the call and retained after it, both above the state before the call")
+        for case, title in MEMORY_CASES:
+            per_impl = {impl: m[case] for impl, m in extras["memory"].items() if case in m}
+            if per_impl:
+                print(f"  {title}:")
+            for impl, m in per_impl.items():
+                ratio = m["peak"] / m["payload"] if m["payload"] else float("inf")
+                print(f"    {impl:6} records={m['records']} payload={m['payload'] / 1e6:.1f} MB "
+                      f"peak={m['peak'] / 1e6:.1f} MB ({ratio:.2f}x payload; target <= 2x: "
+                      f"{'ok' if ratio <= 2 else 'ABOVE'}) retained={m['retained'] / 1e6:.1f} MB")
     print(f"\ntotal {time.monotonic() - t0:.0f}s")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "backends": backends, "rounds": rounds, "quick": args.quick,
-            "rows": [{"label": r.label, "unit": r.unit, "ours": r.ours, "cpu_us": r.cpu,
+            "rows": [{"label": r.label, "op": r.op, "record_format": r.fmt, "unit": r.unit, "ours": r.ours,
+                      "cpu_us": r.cpu,
                       "native": native_figures.get(r.native[0], {}).get(r.native[1]) if r.native else None,
                       "target": r.target} for r in rows],
             "extras": extras}, indent=1))
     return 0
+
+
+MEMORY_CASES = (
+    ("kt_str", "KT get_bulk_raw, str keys in (the common call)"),
+    ("kt_bytes", "KT get_bulk_raw, bytes keys in (every key decoded to a new str)"),
+    ("tt_str", "TT get_bulk_raw (mget), str keys in"),
+)
 
 
 def _fmt(x: float | None) -> str:
@@ -358,8 +393,13 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
                 natives: dict[str, Any]) -> None:
     head = (["operation", "unit"] + [f"ours {i}" for i in impls] + ["native", "ratio", "target", ""]
             + [f"cpu µs {i}" for i in impls] + ["cpu µs native", "native client"])
-    table = [head]
-    for row in rows:
+    table: list[list[str] | None] = [head]
+    issue_rows = [r for r in rows if r.fmt == "issue"]
+    twin_rows = [r for r in rows if r.fmt != "issue"]
+    for row in issue_rows + ([None] if twin_rows else []) + twin_rows:  # type: ignore[operator]
+        if row is None:
+            table.append(None)  # section break before the native-format rows
+            continue
         med = {i: statistics.median(row.ours[i]) for i in impls if row.ours.get(i)}
         nat = None
         if row.native and row.native[0] in native and native[row.native[0]].get(row.native[1]):
@@ -376,14 +416,20 @@ def print_table(rows: list[Row], impls: list[str], native: dict[str, dict[str, l
                      + [f"{statistics.median(row.cpu[i]):.1f}" if row.cpu.get(i) else "-" for i in impls]
                      + [f"{statistics.median(ncpu):.1f}" if ncpu else "-"]
                      + [row.native_note if row.native and row.native[0] in natives else "-"])
-    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+    widths = [max(len(r[c]) for r in table if r is not None) for c in range(len(head))]
     print()
     for j, r in enumerate(table):
+        if r is None:
+            print(f"-- {NATIVE_FMT}: same records as the native client, key = value = \"%08d\" (8 bytes each); "
+                  "like for like")
+            continue
         print("  ".join(cell.ljust(widths[c]) if c in (0, 1, len(head) - 1) else cell.rjust(widths[c])
                         for c, cell in enumerate(r)).rstrip())
         if j == 0:
             print("  ".join("-" * w for w in widths))
     print("medians of interleaved rounds; ratio = ours (C codec) / native C++ client, same server, one thread;\n"
+          "rows without [native fmt]: the issue's workload (12-20 byte keys, 100-byte values) vs the native client's\n"
+          "8-byte records; [native fmt] rows: the native client's own records, measured in the same groups;\n"
           "cpu µs = client process CPU time (user+system) per call: the part a client can shave (native: the\n"
           "tool's whole-run CPU over all its requests, KT tools run several phases so that figure is an average)")
 
