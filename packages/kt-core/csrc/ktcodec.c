@@ -184,3 +184,49 @@ int kt_scan_tt(const uint8_t *buf, size_t pos, size_t end, int shape, uint64_t l
     res[2] = (int64_t)nv;
     return KT_OK;
 }
+
+/* Decimal digits of v at *out (no terminator); returns the count. */
+static size_t put_u32(char *out, uint32_t v) {
+    char tmp[10];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+int kt_split_records(const uint8_t *buf, size_t pos, size_t end, int layout, uint64_t count, uint64_t stop,
+                     char *fmt, size_t cap, int64_t *res) {
+    uint64_t p = pos, h, nxt, i;
+    size_t w = 0, head, kat;
+    uint32_t ksiz, vsiz;
+    if (pos > end || (layout != KT_REC_GET_BULK && layout != KT_REC_KV) || cap < 1 + KT_SPLIT_FMT_PER_RECORD)
+        return KT_E_ARG;
+    head = layout == KT_REC_GET_BULK ? 18 : 8;
+    kat = layout == KT_REC_GET_BULK ? 2 : 0; /* ksiz, then vsiz, start here in the record header */
+    fmt[w++] = '=';
+    res[3] = 0;
+    for (i = 0; i < count && cap - w >= KT_SPLIT_FMT_PER_RECORD; i++) {
+        h = p + head;
+        if (h > stop) return KT_E_TOO_LARGE;
+        if (end < h) { res[3] = (int64_t)h; break; }
+        ksiz = be32(buf + p + kat);
+        vsiz = be32(buf + p + kat + 4);
+        nxt = h + (uint64_t)ksiz + vsiz;
+        if (nxt > stop) return KT_E_TOO_LARGE;
+        if (end < nxt) { res[3] = (int64_t)nxt; break; }
+        if (layout == KT_REC_GET_BULK) { fmt[w++] = '1'; fmt[w++] = '8'; } else { fmt[w++] = '8'; }
+        fmt[w++] = 'x';
+        w += put_u32(fmt + w, ksiz);
+        fmt[w++] = 's';
+        w += put_u32(fmt + w, vsiz);
+        fmt[w++] = 's';
+        p = nxt;
+    }
+    res[0] = (int64_t)p;
+    res[1] = (int64_t)i;
+    res[2] = (int64_t)w;
+    return KT_OK;
+}

@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 /* Bumped when the C API changes; the Python wrapper checks it. */
-#define KT_CODEC_ABI_VERSION 2
+#define KT_CODEC_ABI_VERSION 3
 
 /* Return codes. >= 0: no error; < 0: the Python wrapper raises (see _scan_c.py's table). */
 enum kt_code {
@@ -52,5 +52,20 @@ int kt_scan_http(const uint8_t *buf, size_t pos, size_t end, uint64_t limit, int
    colenc is 0 (nothing is written to out then). res: nrecords, bytes written to out. */
 int kt_decode_tsv(const uint8_t *src, size_t len, int colenc, uint8_t *out,
                   int64_t *spans, size_t cap, int64_t *res);
+
+/* Record layouts for kt_split_records. */
+#define KT_REC_GET_BULK 0  /* dbidx u16, ksiz u32, vsiz u32, xt i64, key, value (KT get_bulk reply) */
+#define KT_REC_KV 1        /* ksiz u32, vsiz u32, key, value (KT play_script reply, TT key/value lists) */
+#define KT_SPLIT_FMT_PER_RECORD 26  /* "18x" + two "<u32>s": the most format bytes one record takes */
+
+/* Walk up to count whole records of `layout` from buf[pos:end) and write, into fmt, a struct
+   format ("=" then "18x<klen>s<vlen>s" or "8x<klen>s<vlen>s" per record) that Python's struct
+   module unpacks from pos into key, value, key, value, ... (so CPython builds the bytes objects;
+   this side owns none). Stops before the first incomplete record, and when fmt has no room for
+   another record. A record header or body reaching past `stop` is KT_E_TOO_LARGE.
+   res: [0] position after the last record walked, [1] records walked, [2] format length,
+        [3] position the next record needs when it is incomplete, else 0. */
+int kt_split_records(const uint8_t *buf, size_t pos, size_t end, int layout, uint64_t count, uint64_t stop,
+                     char *fmt, size_t cap, int64_t *res);
 
 #endif

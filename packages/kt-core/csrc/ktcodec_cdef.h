@@ -28,3 +28,5 @@ int kt_scan_tt(const uint8_t *buf, size_t pos, size_t end, int shape, uint64_t l
 int kt_scan_http(const uint8_t *buf, size_t pos, size_t end, uint64_t limit, int64_t *res);
 int kt_decode_tsv(const uint8_t *src, size_t len, int colenc, uint8_t *out,
                   int64_t *spans, size_t cap, int64_t *res);
+int kt_split_records(const uint8_t *buf, size_t pos, size_t end, int layout, uint64_t count, uint64_t stop,
+                     char *fmt, size_t cap, int64_t *res);

@@ -11,6 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *buf = malloc(size ? size : 1);
     uint8_t *out = malloc(size ? size : 1);
     int64_t res[8], vals[CAP];
+    char fmt[1 + 3 * KT_SPLIT_FMT_PER_RECORD]; /* room for 3 records: the "format full" stop runs too */
     static const uint64_t limits[] = {0, 7, 300, (uint64_t)1 << 28, (uint64_t)1 << 62};
     static const int magics[] = {0xB8, 0xB9, 0xBA, 0xB4};
     static const int colencs[] = {0, 'B', 'U', 'Q'};
@@ -34,6 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             kt_decode_tsv(buf + off, len, (int)res[4], out, vals, CAP, res);
         }
         kt_scan_http(buf, cut, size, lim, res);
+        for (i = 0; i < 2; i++) {
+            uint64_t count = size ? data[size - 1] : 0;
+            if (kt_split_records(buf, cut, size, (int)i, count, cut + lim, fmt, sizeof fmt, res) == KT_OK) {
+                /* The records walked lie inside the window, and the format fits its buffer. */
+                if ((uint64_t)res[0] < cut || (uint64_t)res[0] > size || (uint64_t)res[2] > sizeof fmt) abort();
+                if (res[3] && (uint64_t)res[3] <= size) abort(); /* need lies beyond what arrived */
+            }
+        }
     }
     for (i = 0; i < 4; i++) {
         kt_decode_tsv(buf, size, colencs[i], out, vals, CAP, res);

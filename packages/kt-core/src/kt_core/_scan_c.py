@@ -19,6 +19,7 @@ loops, faster than building slices from C offsets); encoded bodies are decoded i
 
 from __future__ import annotations
 
+from struct import Struct
 from typing import Any
 
 from . import _scan_pure
@@ -32,6 +33,8 @@ from ._scan_pure import (
     KTB_PLAY_SCRIPT,
     KTB_REMOVE_BULK,
     KTB_SET_BULK,
+    REC_GET_BULK,
+    REC_KV,
     TT_CODE,
     TT_DATA,
     TT_DOUBLE,
@@ -61,9 +64,12 @@ __all__ = [
     "scan_tt",
     "scan_http",
     "decode_tsv",
+    "REC_GET_BULK",
+    "REC_KV",
+    "split_records",
 ]
 
-_ABI_VERSION = 2
+_ABI_VERSION = 3
 if lib.kt_codec_abi_version() != _ABI_VERSION:
     raise ImportError(f"kt_core._ktcodec ABI {lib.kt_codec_abi_version()} != expected {_ABI_VERSION}; rebuild kt-core")
 
@@ -97,7 +103,7 @@ class _Work:
     workspace of its own from ``_FREE`` (``list.pop``/``append`` are atomic) and gives it back.
     """
 
-    __slots__ = ("out", "out_cap", "res", "scratch", "scratch_cap")
+    __slots__ = ("fmt", "out", "out_cap", "res", "scratch", "scratch_cap")
 
     def __init__(self) -> None:
         self.res = ffi.new("int64_t[8]")
@@ -105,6 +111,7 @@ class _Work:
         self.scratch = ffi.new("int64_t[]", self.scratch_cap)
         self.out_cap = 4096
         self.out = ffi.new("uint8_t[]", self.out_cap)
+        self.fmt: Any = None  # split_records' format buffer, made on first use
 
     def grow_scratch(self) -> None:
         self.scratch_cap *= 2
@@ -123,8 +130,15 @@ def _take() -> _Work:
 
 
 def _give(work: _Work) -> None:
+    if work.scratch_cap > _SCRATCH_KEEP:
+        # A huge frame grew it: do not keep megabytes of offsets alive in the free list.
+        work.scratch_cap = 1024
+        work.scratch = ffi.new("int64_t[]", work.scratch_cap)
     if len(_FREE) < _MAX_FREE:
         _FREE.append(work)
+
+
+_SCRATCH_KEEP = 1 << 16  # int64s
 
 
 def _raise(rc: int) -> Any:
@@ -227,6 +241,75 @@ def decode_tsv(buf: Buffer, off: int, length: int, colenc: int) -> list[tuple[by
     if colenc == 0:
         return _pure_decode_tsv(buf, off, length, colenc)
     return _c_decode_tsv(buf, off, length, colenc)
+
+
+#: Records per struct format in split_records: bounds the format buffer (about 100 KiB) and the Struct
+#: built from it, so a frame of any size is cut in steps of at most this many records.
+_SPLIT_RECORDS = 4096
+_FMT_CAP = 1 + _SPLIT_RECORDS * 26  # KT_SPLIT_FMT_PER_RECORD
+_pure_split_records = _scan_pure.split_records
+_check_split_args = _scan_pure._check_split_args
+#: The last format and its compiled Struct: replies of one shape (same key and value sizes) repeat it.
+_last_struct: tuple[bytes, Struct] = (b"", Struct(""))
+
+
+def _c_split_records(
+    buf: Buffer, pos: int, end: int, layout: int, count: int, stop: int
+) -> tuple[int, list[bytes], list[bytes], int]:
+    """:func:`split_records` in C: the C side walks the records and writes a struct format; CPython's
+    ``struct`` then builds every key and value ``bytes`` in one call (no offset list, no per-field
+    slicing in Python: benchmarks/RESULTS.md)."""
+    global _last_struct
+    stop = _check_split_args(buf, pos, end, layout, count, stop)
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    if not count:
+        return (pos, keys, values, 0)
+    cbuf = ffi.from_buffer("uint8_t[]", buf)
+    work = _take()
+    res = work.res
+    try:
+        fmt = work.fmt
+        if fmt is None:
+            fmt = work.fmt = ffi.new("char[]", _FMT_CAP)
+        while True:
+            rc = lib.kt_split_records(cbuf, pos, end, layout, count, stop, fmt, _FMT_CAP, res)
+            if rc != _OK:
+                return _raise(rc)
+            n = res[1]
+            if n:
+                f = ffi.unpack(fmt, res[2])
+                last = _last_struct
+                if last[0] == f:
+                    st = last[1]
+                else:
+                    st = Struct(f)
+                    _last_struct = (f, st)
+                t = st.unpack_from(buf, pos)
+                if keys:
+                    keys += t[0::2]
+                    values += t[1::2]
+                else:
+                    keys = list(t[0::2])
+                    values = list(t[1::2])
+                pos = res[0]
+                count -= n
+            need = res[3]
+            if need or not count:
+                return (pos, keys, values, need)
+    finally:
+        _give(work)
+        ffi.release(cbuf)
+
+
+def split_records(
+    buf: Buffer, pos: int, end: int, layout: int, count: int, stop: int
+) -> tuple[int, list[bytes], list[bytes], int]:
+    """Cut the keys and values of up to ``count`` whole records (see ``_scan_pure.split_records``;
+    tiny windows: the module doc)."""
+    if end - pos < SMALL_FRAME:
+        return _pure_split_records(buf, pos, end, layout, count, stop)
+    return _c_split_records(buf, pos, end, layout, count, stop)
 
 
 def scan_http(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, int, int, int, bool]:

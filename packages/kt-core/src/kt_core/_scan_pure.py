@@ -42,6 +42,9 @@ __all__ = [
     "scan_tt",
     "scan_http",
     "decode_tsv",
+    "REC_GET_BULK",
+    "REC_KV",
+    "split_records",
 ]
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -62,6 +65,10 @@ KTB_ERROR = 0xBF
 
 #: The largest HTTP header block (status line through the blank line) a reply may have.
 HTTP_MAX_HEADER = 65536
+
+#: Record layouts for :func:`split_records`.
+REC_GET_BULK = 0  # dbidx u16, ksiz u32, vsiz u32, xt i64, key, value (KT get_bulk reply)
+REC_KV = 1  # ksiz u32, vsiz u32, key, value (KT play_script reply, TT key/value lists)
 
 _MAX_LIMIT = 1 << 62
 _SATURATED = _MAX_LIMIT + 1  # Content-Length values above _MAX_LIMIT all compare as this
@@ -245,6 +252,67 @@ def scan_tt(buf: Buffer, pos: int, end: int, shape: int, limit: int) -> int | tu
         values += (h, ksiz, h + ksiz, vsiz)
         p = nxt
     return (p, code, values)
+
+
+# --------------------------------------------------------------------------- records
+
+
+_TOO_LARGE = "response frame exceeds the configured maximum size"
+
+
+def _check_split_args(buf: Buffer, pos: int, end: int, layout: int, count: int, stop: int) -> int:
+    if not 0 <= pos <= end <= len(buf):
+        raise ValueError(f"scanner window out of range: pos={pos} end={end} len={len(buf)}")
+    if layout != REC_GET_BULK and layout != REC_KV:
+        raise ValueError(f"split_records: unknown layout {layout!r}")
+    if count < 0:
+        raise ValueError("split_records: count must be >= 0")
+    return pos if stop < pos else (stop if stop < _MAX_LIMIT else _MAX_LIMIT)
+
+
+def split_records(
+    buf: Buffer, pos: int, end: int, layout: int, count: int, stop: int
+) -> tuple[int, list[bytes], list[bytes], int]:
+    """Cut the keys and values of up to ``count`` whole records of ``layout`` from ``buf[pos:end]``.
+
+    Returns ``(next_pos, keys, values, need)``: ``next_pos`` is just after the last whole record,
+    ``need`` the absolute position the next record needs when it is incomplete (0 when ``count``
+    records were cut). A record whose header or body would reach past the absolute position
+    ``stop`` (the frame's limit) raises ResponseTooLargeError. The records' other fields (KT
+    get_bulk's dbidx and xt) are skipped. Used for whole frames and, record by record, for frames
+    still arriving (a reader can consume the records it has).
+    """
+    stop = _check_split_args(buf, pos, end, layout, count, stop)
+    head, kat = (18, 2) if layout == REC_GET_BULK else (8, 0)
+    unpack = _U32X2.unpack_from
+    spans: list[int] = []
+    p = pos
+    need = 0
+    for _ in range(count):
+        h = p + head
+        if h > stop:
+            raise ResponseTooLargeError(_TOO_LARGE)
+        if end < h:
+            need = h
+            break
+        ksiz, vsiz = unpack(buf, p + kat)
+        nxt = h + ksiz + vsiz
+        if nxt > stop:
+            raise ResponseTooLargeError(_TOO_LARGE)
+        if end < nxt:
+            need = nxt
+            break
+        spans += (h - pos, ksiz, vsiz)
+        p = nxt
+    # One copy of the records, then a bytes slice per field (cheaper than bytes(view[a:b]) per field).
+    data = buf[pos:p] if type(buf) is bytes else memoryview(buf)[pos:p].tobytes()
+    it = iter(spans)
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    for o, k, v in zip(it, it, it):
+        keys.append(data[o : o + k])
+        values.append(data[o + k : o + k + v])
+    return (p, keys, values, need)
 
 
 # --------------------------------------------------------------------------- KT HTTP

@@ -57,7 +57,17 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any, NamedTuple, Union
 
-from ._scan import KTB_ERROR, KTB_GET_BULK, KTB_PLAY_SCRIPT, KTB_REMOVE_BULK, KTB_SET_BULK, scan_ktb
+from ._scan import (
+    KTB_ERROR,
+    KTB_GET_BULK,
+    KTB_PLAY_SCRIPT,
+    KTB_REMOVE_BULK,
+    KTB_SET_BULK,
+    REC_GET_BULK,
+    REC_KV,
+    scan_ktb,
+    split_records,
+)
 from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
 
 __all__ = [
@@ -347,25 +357,28 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 
 def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """get_bulk reply as ``(next_pos, (keys, values))``, two parallel lists of the hits in request order,
-    or an error instance on 0xBF. The dbidx and xt of each record are dropped."""
+    or an error instance on 0xBF. The dbidx and xt of each record are dropped.
+
+    A complete head goes straight to ``split_records`` (one walk of the records; on the C path the key
+    and value bytes are built by ``struct`` in one call); anything else (incomplete head, 0xBF, bad
+    magic, a count over the limit) goes through ``scan_ktb`` and gets its answer and errors.
+    """
+    if 10 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
+        magic, count = _REPLY_HEAD.unpack_from(buf, pos)
+        if magic == MAGIC_GET_BULK and count <= limit // 10:
+            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_GET_BULK, count, pos + limit)
+            if need:
+                return need
+            return nxt, (keys, values)
     r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
     if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
-    fields = r[3]
-    if r[0] - pos > LARGE_FRAME and type(buf) is not bytes:
-        return r[0], _get_bulk_kv_slices(buf, fields)
-    data, base = _frame_bytes(buf, pos, r[0])
-    if base:
-        return r[0], (
-            [data[o - base : o - base + n] for o, n in zip(fields[2::6], fields[3::6])],
-            [data[o - base : o - base + n] for o, n in zip(fields[4::6], fields[5::6])],
-        )
-    return r[0], (
-        [data[o : o + n] for o, n in zip(fields[2::6], fields[3::6])],
-        [data[o : o + n] for o, n in zip(fields[4::6], fields[5::6])],
-    )
+    # Complete only under a limit too small for the fast path (then there are no records).
+    view, f = memoryview(buf), r[3]
+    return r[0], ([bytes(view[o : o + n]) for o, n in zip(f[2::6], f[3::6])],
+                  [bytes(view[o : o + n]) for o, n in zip(f[4::6], f[5::6])])
 
 
 def read_get_one(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
@@ -400,26 +413,6 @@ def read_get_one(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     return r[0], bytes(memoryview(buf)[fields[4] : fields[4] + fields[5]])
 
 
-def _get_bulk_kv_slices(buf: Any, fields: list[int]) -> tuple[list[bytes], list[bytes]]:
-    """:func:`read_get_bulk_kv` for a large frame: sliced like :func:`_get_bulk_slices`."""
-    view = memoryview(buf)
-    count = len(fields) // 6
-    keys: list[Any] = [None] * count
-    values: list[Any] = [None] * count
-    hi = count
-    while hi:
-        lo = max(0, hi - _SLICE_RECORDS)
-        f0, f1 = lo * 6, hi * 6
-        base = fields[f0 + 2]
-        data = view[base : fields[f1 - 2] + fields[f1 - 1]].tobytes()
-        part = fields[f0:f1]
-        keys[lo:hi] = [data[o - base : o - base + n] for o, n in zip(part[2::6], part[3::6])]
-        values[lo:hi] = [data[o - base : o - base + n] for o, n in zip(part[4::6], part[5::6])]
-        del fields[f0:]
-        hi = lo
-    return keys, values
-
-
 def _get_bulk_slices(buf: Any, fields: list[int]) -> list[tuple[int, bytes, bytes, int]]:
     """The records of a large get_bulk frame, decoded from the last slice of records to the first.
 
@@ -448,19 +441,21 @@ def _get_bulk_slices(buf: Any, fields: list[int]) -> list[tuple[int, bytes, byte
 
 def read_play_script(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """play_script reply: ``(next_pos, [(key, value), ...])`` or an error instance on 0xBF."""
+    if 10 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
+        magic, count = _REPLY_HEAD.unpack_from(buf, pos)
+        if magic == MAGIC_PLAY_SCRIPT and count <= limit // 10:
+            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_KV, count, pos + limit)
+            if need:
+                return need
+            return nxt, list(zip(keys, values))
     r = scan_ktb(buf, pos, end, MAGIC_PLAY_SCRIPT, limit)
     if isinstance(r, int):
         return r
     if r[1] == MAGIC_ERROR:
         return r[0], _server_error()
-    data, base = _frame_bytes(buf, pos, r[0])
-    it = iter(r[3])
-    if base:
-        return r[0], [
-            (data[ko - base : ko - base + kn], data[vo - base : vo - base + vn])
-            for ko, kn, vo, vn in zip(it, it, it, it)
-        ]
-    return r[0], [(data[ko : ko + kn], data[vo : vo + vn]) for ko, kn, vo, vn in zip(it, it, it, it)]
+    # Complete only under a limit too small for the fast path (then there are no records).
+    view, f = memoryview(buf), r[3]
+    return r[0], [(bytes(view[ko : ko + kn]), bytes(view[vo : vo + vn])) for ko, kn, vo, vn in zip(*[iter(f)] * 4)]
 
 
 def raise_if_error(result: Any) -> Any:

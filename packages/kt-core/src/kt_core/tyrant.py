@@ -107,7 +107,7 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, NamedTuple, Union
 
-from ._scan import TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt
+from ._scan import REC_KV, TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt, split_records
 from .errors import InvalidArgumentError, InvalidTypeError, ProtocolError
 
 __all__ = [
@@ -688,39 +688,37 @@ def _read_list(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 
 def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """mget reply: ``(next_pos, code, [(key, value), ...])`` (hits only, request order)."""
-    r = scan_tt(buf, pos, end, TT_KVLIST, limit)
+    r = read_mget_kv(buf, pos, end, limit)
     if isinstance(r, int):
         return r
-    next_pos, code, v = r
-    data, base = _frame_bytes(buf, pos, next_pos)
-    it = iter(v)
-    if base:
-        pairs = [
-            (data[ko - base : ko - base + kn], data[vo - base : vo - base + vn])
-            for ko, kn, vo, vn in zip(it, it, it, it)
-        ]
-    else:
-        pairs = [(data[ko : ko + kn], data[vo : vo + vn]) for ko, kn, vo, vn in zip(it, it, it, it)]
-    return (next_pos, code, pairs)
+    return (r[0], r[1], list(zip(*r[2])))
+
+
+_KVLIST_HEAD = struct.Struct(">BI")  # code, pair count
 
 
 def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """mget reply as ``(next_pos, code, (keys, values))``: the hits of :func:`read_mget` as two parallel
-    lists (what a client building a dict needs; no per-record tuples)."""
+    lists (what a client building a dict needs; no per-record tuples).
+
+    A complete head goes straight to ``split_records`` (one walk of the records, the key and value
+    bytes built by ``struct`` on the C path); an incomplete or oversized head goes through
+    ``scan_tt`` and gets its answer and errors.
+    """
+    if 8 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
+        code, n = _KVLIST_HEAD.unpack_from(buf, pos)
+        if n <= limit // 8:
+            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_KV, n, pos + limit)
+            if need:
+                return need
+            return (nxt, code, (keys, values))
     r = scan_tt(buf, pos, end, TT_KVLIST, limit)
     if isinstance(r, int):
         return r
-    next_pos, code, v = r
-    data, base = _frame_bytes(buf, pos, next_pos)
-    if base:
-        return (next_pos, code, (
-            [data[o - base : o - base + n] for o, n in zip(v[0::4], v[1::4])],
-            [data[o - base : o - base + n] for o, n in zip(v[2::4], v[3::4])],
-        ))
-    return (next_pos, code, (
-        [data[o : o + n] for o, n in zip(v[0::4], v[1::4])],
-        [data[o : o + n] for o, n in zip(v[2::4], v[3::4])],
-    ))
+    # Complete only under a limit too small for the fast path (then the list is empty).
+    view, v = memoryview(buf), r[2]
+    return (r[0], r[1], ([bytes(view[o : o + n]) for o, n in zip(v[0::4], v[1::4])],
+                         [bytes(view[o : o + n]) for o, n in zip(v[2::4], v[3::4])]))
 
 
 def read_stat(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
