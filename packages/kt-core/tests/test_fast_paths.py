@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from kt_core import kyoto_binary as kb
 from kt_core import kyoto_http as kh
+from kt_core import tyrant as tt
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
 from kt_core.reader import Reader
 
@@ -82,3 +83,67 @@ def test_rpc_head_cache_stays_bounded() -> None:
     assert len(kh._HEADS) <= kh._HEADS_MAX
     assert kh.encode_rpc("p1", [], "h") == b"POST /rpc/p1 HTTP/1.1\r\nHost: h\r\nContent-Type: " \
         b"text/tab-separated-values\r\nContent-Length: 0\r\n\r\n"
+
+
+def _outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:  # the class is what must match
+        return ("raise", type(exc))
+
+
+def _scanner_read_code(buf, pos, end, limit):
+    from kt_core._scan import TT_CODE, scan_tt
+
+    r = scan_tt(buf, pos, end, TT_CODE, limit)
+    return r if isinstance(r, int) else (r[0], r[1], None)
+
+
+def _scanner_read_data(buf, pos, end, limit):
+    from kt_core._scan import TT_DATA, scan_tt
+
+    r = scan_tt(buf, pos, end, TT_DATA, limit)
+    if isinstance(r, int):
+        return r
+    return (r[0], r[1], None) if r[1] else (r[0], 0, bytes(memoryview(buf)[r[2][0] : r[2][0] + r[2][1]]))
+
+
+def _scanner_read_count(magic):
+    def read(buf, pos, end, limit):
+        r = kb.scan_ktb(buf, pos, end, magic, limit)
+        if isinstance(r, int):
+            return r
+        return (r[0], "error") if r[1] == kb.MAGIC_ERROR else (r[0], r[2])
+
+    return read
+
+
+def _plain(result):
+    # A server error comes back as an exception instance: compare its class, not its identity.
+    if isinstance(result, tuple) and isinstance(result[-1], Exception):
+        return (*result[:-1], "error")
+    return result
+
+
+@pytest.mark.parametrize(("lean", "general", "frames"), [
+    (tt.read_put, _scanner_read_code, [b"\x00", b"\x01", b"\xff"]),
+    (tt.read_get, _scanner_read_data, [b"\x00\x00\x00\x00\x03abc", b"\x00\x00\x00\x00\x00", b"\x01",
+                                       b"\x00\xff\xff\xff\xff"]),
+    (kb.read_set_bulk, _scanner_read_count(kb.MAGIC_SET_BULK), [b"\xb8\x00\x00\x00\x01", b"\xbf", b"\xb9\0\0\0\0"]),
+    (kb.read_remove_bulk, _scanner_read_count(kb.MAGIC_REMOVE_BULK), [b"\xb9\x00\x00\x01\x00", b"\xbf",
+                                                                       b"\xb8\0\0\0\0"]),
+])
+def test_lean_single_frame_readers_answer_like_the_scanner(lean, general, frames) -> None:
+    # Every cut, offset, trailing byte and limit (0..9, huge) on bytes and bytearray buffers: the lean
+    # unpack_from paths (TT put/out/get, KT set_bulk/remove_bulk replies) give the scanner's answer or error.
+    for frame in frames:
+        for before in (b"", b"??"):
+            for data in (before + frame, before + frame + b"\x00"):
+                for buf in (data, bytearray(data), memoryview(bytearray(data))):
+                    for end in range(len(before), len(data) + 1):
+                        for limit in (*range(10), 1 << 40):
+                            got = _outcome(lean, buf, len(before), end, limit)
+                            want = _outcome(general, buf, len(before), end, limit)
+                            assert (got[0], _plain(got[1])) == (want[0], _plain(want[1])), (frame, end, limit)
+                            if got[0] == "ok" and isinstance(got[1], tuple):
+                                assert not any(isinstance(x, (bytearray, memoryview)) for x in got[1])

@@ -300,6 +300,8 @@ ReadResult = Union[int, tuple[int, Any]]
 
 def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """set_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
+    if 0 <= pos and end - pos >= 5 and end <= len(buf) and limit >= 5 and buf[pos] == MAGIC_SET_BULK:
+        return pos + 5, _REPLY_HEAD.unpack_from(buf, pos)[1]  # the whole frame: no scanner call
     r = scan_ktb(buf, pos, end, MAGIC_SET_BULK, limit)
     if isinstance(r, int):
         return r
@@ -310,6 +312,8 @@ def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 
 def read_remove_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     """remove_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
+    if 0 <= pos and end - pos >= 5 and end <= len(buf) and limit >= 5 and buf[pos] == MAGIC_REMOVE_BULK:
+        return pos + 5, _REPLY_HEAD.unpack_from(buf, pos)[1]  # the whole frame: no scanner call
     r = scan_ktb(buf, pos, end, MAGIC_REMOVE_BULK, limit)
     if isinstance(r, int):
         return r
