@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable
 
 from .errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
-from .reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Reader
+from .reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Partial, Reader
 
 __all__ = ["Connection", "DEFAULT_MAX_RESPONSE_SIZE"]
 
@@ -171,6 +171,10 @@ class Connection:
                     raise AssertionError(f"reader function {read_fn!r} returned need={result} <= end={n}")
                 reader._end = n
                 reader._need = result
+                result = self._read(sock, read_fn, args, deadline)
+            elif type(result) is Partial:
+                # A large reply: its first records are decoded, the rest continues in the general loop.
+                reader.take_partial(result, n)
                 result = self._read(sock, read_fn, args, deadline)
             elif result[0] != n:
                 # Bytes past the reply: kept as pending, so the next request drops this connection.

@@ -57,6 +57,7 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any, NamedTuple, Union
 
+from ._progress import progress
 from ._scan import (
     KTB_ERROR,
     KTB_GET_BULK,
@@ -69,6 +70,7 @@ from ._scan import (
     split_records,
 )
 from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
+from .reader import Partial
 
 __all__ = [
     "MAGIC_PLAY_SCRIPT",
@@ -295,7 +297,7 @@ def _server_error() -> KyotoTycoonError:
     return KyotoTycoonError("Kyoto Tycoon binary protocol: the server answered with an error (0xBF)")
 
 
-ReadResult = Union[int, tuple[int, Any]]
+ReadResult = Union[int, tuple[int, Any], Partial]  # Partial: read_get_bulk_kv, for a large frame still arriving
 
 
 def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
@@ -359,20 +361,27 @@ def read_get_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     ]
 
 
-def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+def _finish_get_bulk_kv(nxt: int, keys: list[bytes], values: list[bytes]) -> tuple[int, tuple[list[bytes], ...]]:
+    return nxt, (keys, values)
+
+
+def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int, expect: list[bytes] | None = None) -> ReadResult:
     """get_bulk reply as ``(next_pos, (keys, values))``, two parallel lists of the hits in request order,
     or an error instance on 0xBF. The dbidx and xt of each record are dropped.
 
     A complete head goes straight to ``split_records`` (one walk of the records; on the C path the key
     and value bytes are built by ``struct`` in one call); anything else (incomplete head, 0xBF, bad
-    magic, a count over the limit) goes through ``scan_ktb`` and gets its answer and errors.
+    magic, a count over the limit) goes through ``scan_ktb`` and gets its answer and errors. A large
+    frame still arriving is answered with a ``Partial`` (kt_core._progress); ``expect``, the requested
+    keys as ``bytes``, lets it keep those objects instead of the reply's equal copies.
     """
     if 10 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
         magic, count = _REPLY_HEAD.unpack_from(buf, pos)
         if magic == MAGIC_GET_BULK and count <= limit // 10:
-            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_GET_BULK, count, pos + limit)
+            stop = pos + limit
+            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_GET_BULK, count, stop)
             if need:
-                return need
+                return progress(pos, nxt, need, keys, values, count, stop, REC_GET_BULK, _finish_get_bulk_kv, expect)
             return nxt, (keys, values)
     r = scan_ktb(buf, pos, end, MAGIC_GET_BULK, limit)
     if isinstance(r, int):

@@ -12,13 +12,17 @@ into the buffer::
 ``read`` passes the reader function a ``memoryview`` of the whole buffer, so a message reader
 that does ``bytes(buf[a:b])`` copies a payload exactly once. The buffer is never resized in place
 (it is replaced when it must grow), so a view a caller still holds never blocks it.
+
+A reader function may also answer a frame that is still arriving with a :class:`Partial`: it has
+decoded the frame's first part, those bytes are dropped, and its ``resume`` continues the frame
+(the bulk readers do this for large replies, so a huge reply never sits whole in the buffer).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Final
 
-__all__ = ["NEED_MORE", "Reader", "DEFAULT_MAX_RESPONSE_SIZE"]
+__all__ = ["NEED_MORE", "Partial", "Reader", "DEFAULT_MAX_RESPONSE_SIZE"]
 
 DEFAULT_MAX_RESPONSE_SIZE: Final = 256 * 1024 * 1024
 _INITIAL_SIZE = 65536
@@ -52,6 +56,25 @@ class _NeedMore:
 NEED_MORE: Final = _NeedMore()
 
 
+class Partial:
+    """A reader function's answer for a frame still arriving whose first part it has decoded
+    (docs/codec.md, "Reader functions"): the bytes before the absolute position ``consumed`` are
+    done with; call ``resume(buf, pos, end, limit)``, instead of the reader function, once the
+    buffer holds ``need`` (absolute, counted like ``consumed``), with ``pos`` at the first byte
+    after the consumed ones (the buffer may have moved them). ``resume`` answers like a reader
+    function: a ``need``, another Partial, or the complete result."""
+
+    __slots__ = ("consumed", "need", "resume")
+
+    def __init__(self, consumed: int, need: int, resume: Callable[..., Any]) -> None:
+        self.consumed = consumed
+        self.need = need
+        self.resume = resume
+
+    def __repr__(self) -> str:
+        return f"Partial(consumed={self.consumed}, need={self.need})"
+
+
 class Reader:
     """A byte buffer holding received, not yet consumed bytes, and the frame-scanning loop over it.
 
@@ -59,7 +82,7 @@ class Reader:
     bytes raises :class:`~kt_core.errors.ResponseTooLargeError` (from the reader function).
     """
 
-    __slots__ = ("_buf", "_end", "_need", "_start", "_view", "max_response_size")
+    __slots__ = ("_buf", "_end", "_need", "_resume", "_start", "_view", "max_response_size")
 
     def __init__(self, max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE, initial_size: int = _INITIAL_SIZE) -> None:
         if max_response_size < 0:
@@ -70,6 +93,7 @@ class Reader:
         self._start = 0  # first unconsumed byte
         self._end = 0  # one past the last received byte
         self._need = 0  # pending byte count below which scanning again is pointless
+        self._resume: Callable[..., Any] | None = None  # continues a frame a reader answered with a Partial
 
     @property
     def pending(self) -> int:
@@ -79,6 +103,7 @@ class Reader:
     def clear(self) -> None:
         """Drop every buffered byte (e.g. after the connection was reset)."""
         self._start = self._end = self._need = 0
+        self._resume = None
         if len(self._buf) > SHRINK_ABOVE:
             self._shrink()
 
@@ -144,12 +169,20 @@ class Reader:
         start, end = self._start, self._end
         if end - start < self._need:
             return NEED_MORE
-        result = fn(self._view, start, end, self.max_response_size, *args)
+        resume = self._resume
+        if resume is None:
+            result = fn(self._view, start, end, self.max_response_size, *args)
+        else:
+            result = resume(self._view, start, end, self.max_response_size)
         if type(result) is int:
             if result <= end:
                 raise AssertionError(f"reader function {fn!r} returned need={result} <= end={end}")
             self._need = result - start
             return NEED_MORE
+        if type(result) is Partial:
+            self.take_partial(result, end)
+            return NEED_MORE
+        self._resume = None
         self._need = 0
         nxt = result[0]
         if nxt == end:
@@ -160,3 +193,17 @@ class Reader:
         else:
             self._start = nxt
         return result
+
+    def take_partial(self, partial: Partial, end: int) -> None:
+        """Record a reader function's :class:`Partial` for the bytes up to ``end``: drop the consumed
+        bytes and continue the frame with its ``resume``."""
+        consumed, need = partial.consumed, partial.need
+        if not self._start <= consumed <= end < need:
+            raise AssertionError(f"reader returned {partial!r} for buffered bytes {self._start}..{end}")
+        self._end = end
+        self._resume = partial.resume
+        if consumed == end:
+            self._start = self._end = 0  # nothing pending: restart at the front without moving a byte
+        else:
+            self._start = consumed
+        self._need = need - consumed

@@ -107,8 +107,10 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, NamedTuple, Union
 
+from ._progress import progress
 from ._scan import REC_KV, TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt, split_records
 from .errors import InvalidArgumentError, InvalidTypeError, ProtocolError
+from .reader import Partial
 
 __all__ = [
     "MAGIC",
@@ -613,7 +615,7 @@ ENCODERS: dict[str, Callable[..., bytes]] = {
 # --------------------------------------------------------------------------------------------
 # response readers (client)
 
-ReadResult = Union[int, "tuple[int, int, Any]"]
+ReadResult = Union[int, "tuple[int, int, Any]", Partial]  # Partial: the bulk readers, for a large frame still arriving
 
 
 def _read_code(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
@@ -630,7 +632,7 @@ def _read_code(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 _CODE_SIZE = struct.Struct(">BI")
 
 
-def _read_data(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
+def _read_data(buf: Buffer, pos: int, end: int, limit: int) -> int | tuple[int, int, Any]:
     # A complete success frame is read with one unpack_from (the client's get); anything else
     # (incomplete, a failure code, over the limit) goes through the scanner.
     if 0 <= pos and end - pos >= 5 and end <= len(buf):
@@ -702,29 +704,39 @@ def _read_list(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
 
 def read_mget(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
     """mget reply: ``(next_pos, code, [(key, value), ...])`` (hits only, request order)."""
-    r = read_mget_kv(buf, pos, end, limit)
+    return _as_pairs(read_mget_kv(buf, pos, end, limit))
+
+
+def _as_pairs(r: ReadResult) -> ReadResult:
     if isinstance(r, int):
         return r
+    if isinstance(r, Partial):
+        resume = r.resume
+        return Partial(r.consumed, r.need, lambda *args: _as_pairs(resume(*args)))
     return (r[0], r[1], list(zip(*r[2])))
 
 
 _KVLIST_HEAD = struct.Struct(">BI")  # code, pair count
 
 
-def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int) -> ReadResult:
+def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int, expect: list[bytes] | None = None) -> ReadResult:
     """mget reply as ``(next_pos, code, (keys, values))``: the hits of :func:`read_mget` as two parallel
     lists (what a client building a dict needs; no per-record tuples).
 
     A complete head goes straight to ``split_records`` (one walk of the records, the key and value
     bytes built by ``struct`` on the C path); an incomplete or oversized head goes through
-    ``scan_tt`` and gets its answer and errors.
+    ``scan_tt`` and gets its answer and errors. A large frame still arriving is answered with a
+    ``Partial`` (kt_core._progress); ``expect``, the requested keys as ``bytes``, lets it keep those
+    objects instead of the reply's equal copies.
     """
     if 8 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
         code, n = _KVLIST_HEAD.unpack_from(buf, pos)
         if n <= limit // 8:
-            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_KV, n, pos + limit)
+            stop = pos + limit
+            nxt, keys, values, need = split_records(buf, pos + 5, end, REC_KV, n, stop)
             if need:
-                return need
+                return progress(pos, nxt, need, keys, values, n, stop, REC_KV,
+                                lambda nxt, keys, values: (nxt, code, (keys, values)), expect)
             return (nxt, code, (keys, values))
     r = scan_tt(buf, pos, end, TT_KVLIST, limit)
     if isinstance(r, int):

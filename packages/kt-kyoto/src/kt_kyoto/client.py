@@ -125,12 +125,12 @@ class KyotoTycoon(PooledClient):
         # 0 always exists; any other default is checked (and a name resolved) on first binary use.
         self._dbi = 0 if db == 0 else -1
 
-    def _request(self, operation: str, request: bytes, reader: Any) -> Any:
+    def _request(self, operation: str, request: bytes, reader: Any, *args: Any) -> Any:
         """One binary-protocol request on this thread's connection, retried per the client's policy."""
         if self._retry.retries:
             conns = self._conns
-            return self._retry.call(operation, lambda: conns.get().request(request, reader)[1])
-        return self._conns.get().request(request, reader)[1]
+            return self._retry.call(operation, lambda: conns.get().request(request, reader, *args)[1])
+        return self._conns.get().request(request, reader, *args)[1]
 
     def _rpc(self, procedure: str, params: Any) -> RpcResult:
         request = encode_rpc(procedure, params, self._host_header)
@@ -290,7 +290,7 @@ class KyotoTycoon(PooledClient):
         """The hits as ``(keys, values)``; keys are the caller's own str keys when that is what came back."""
         raw, all_str = self._bulk_keys(keys)
         dbi = self._dbidx(db)
-        r = self._request("get", encode_get_bulk_keys(dbi, raw), read_get_bulk_kv)
+        r = self._request("get", encode_get_bulk_keys(dbi, raw), read_get_bulk_kv, raw)
         if r.__class__ is not tuple:
             raise r
         found, values = r

@@ -218,12 +218,12 @@ class TokyoTyrant(PooledClient):
             return list(keys)
         return [self._decode_key(k) for k in keys]
 
-    def _request(self, operation: str, request: bytes, reader: Callable[..., Any]) -> Any:
+    def _request(self, operation: str, request: bytes, reader: Callable[..., Any], *args: Any) -> Any:
         """One request on this thread's connection, retried per the client's policy."""
         if self._retry.retries:
             conns = self._conns
-            return self._retry.call(operation, lambda: conns.get().request(request, reader))
-        return self._conns.get().request(request, reader)
+            return self._retry.call(operation, lambda: conns.get().request(request, reader, *args))
+        return self._conns.get().request(request, reader, *args)
 
     def _misc(self, command: str, args: Iterable[bytes], update_log: bool = True) -> tuple[int, list[bytes]]:
         request = encode_misc(command.encode("ascii"), args, 0 if update_log else RDBMONOULOG)
@@ -432,7 +432,7 @@ class TokyoTyrant(PooledClient):
             raw = [k if k.__class__ is bytes else _key_slow(k) for k in keys]
         if not raw:
             return [], []
-        r = self._request("mget", encode_mget(raw), read_mget_kv)
+        r = self._request("mget", encode_mget(raw), read_mget_kv, raw)
         if r[1]:
             raise _failed("mget", r[1])
         found, values = r[2]
