@@ -2,8 +2,8 @@
 server-side request parser run on top of each, with random and vector-mutated frames.
 
 Checked for every input (``check``):
-- the pure scanner, the always-C scanner (``_c_scan_ktb``/``_c_scan_tt``/``_c_decode_tsv``) and the dispatching
-  C-module one give the same result or raise the same exception class;
+- the pure scanner, the always-C scanner (``_c_scan_ktb``/``_c_scan_tt``/``_c_decode_tsv``/``_c_split_records``)
+  and the dispatching C-module one give the same result or raise the same exception class;
 - the readers (``kyoto_binary.read_*``, ``kyoto_http.read_rpc``, ``tyrant.read_*``) and the parsers
   (``kyoto_binary.parse_request``, ``kyoto_http.parse_request``, ``tyrant.parse_request``) give the same result
   or exception class whichever scanner they are bound to;
@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from kt_core import _progress, kyoto_binary, kyoto_http, tyrant
 from kt_core import _scan_pure as P
-from kt_core import kyoto_binary, kyoto_http, tyrant
 from kt_core.errors import ProtocolError
 
 try:
@@ -50,19 +50,20 @@ class Finding(AssertionError):
 
 def _scanner_sets() -> dict[str, dict[str, Callable[..., Any]]]:
     sets = {"pure": {"scan_ktb": P.scan_ktb, "scan_tt": P.scan_tt, "scan_http": P.scan_http,
-                     "decode_tsv": P.decode_tsv}}
+                     "decode_tsv": P.decode_tsv, "split_records": P.split_records}}
     if C is not None:
         sets["c"] = {"scan_ktb": C._c_scan_ktb, "scan_tt": C._c_scan_tt, "scan_http": C.scan_http,
-                     "decode_tsv": C._c_decode_tsv}
+                     "decode_tsv": C._c_decode_tsv, "split_records": C._c_split_records}
         sets["dispatch"] = {"scan_ktb": C.scan_ktb, "scan_tt": C.scan_tt, "scan_http": C.scan_http,
-                            "decode_tsv": C.decode_tsv}
+                            "decode_tsv": C.decode_tsv, "split_records": C.split_records}
     return sets
 
 
 SCANNERS = _scanner_sets()
 
 # Where each reader module looks its scanners up (module globals, rebound per implementation).
-_BINDINGS = ((kyoto_binary, ("scan_ktb",)), (kyoto_http, ("scan_http", "decode_tsv")), (tyrant, ("scan_tt",)))
+_BINDINGS = ((kyoto_binary, ("scan_ktb", "split_records")), (kyoto_http, ("scan_http", "decode_tsv")),
+             (tyrant, ("scan_tt", "split_records")), (_progress, ("split_records",)))
 
 READERS: list[tuple[str, Callable[..., Any]]] = [
     ("kyoto_binary.read_set_bulk", kyoto_binary.read_set_bulk),
@@ -193,6 +194,11 @@ def check(buf: Any, pos: int, end: int, limit: int, cut: int = 0) -> None:
         _, _, off, length, colenc, _ = r[1][1]
         _same("decode_tsv(http body)", [(i, SCANNERS[i]["decode_tsv"]) for i in impls], (buf, off, length, colenc),
               -1, end)
+    for layout in (P.REC_GET_BULK, P.REC_KV):
+        for count in (0, 1, 3, 1 << 20):
+            for stop in (pos + limit, end, pos):
+                _same(f"split_records layout={layout} count={count} stop={stop}",
+                      [(i, SCANNERS[i]["split_records"]) for i in impls], (buf, pos, end, layout, count, stop), -1, end)
     for colenc in COLENCS:
         _same(f"decode_tsv colenc={colenc}", [(i, SCANNERS[i]["decode_tsv"]) for i in impls],
               (buf, pos, end - pos, colenc), -1, end)
