@@ -29,8 +29,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from kt_core import _progress, kyoto_binary, kyoto_http, tyrant
 from kt_core import _scan_pure as P
+from kt_core import kyoto_binary, kyoto_http, tyrant
+from kt_core import progress as _progress
 from kt_core.errors import ProtocolError
 
 try:

@@ -60,3 +60,28 @@ def test_bad_keys_refused_before_sending(keys, error) -> None:
         client.set_bulk({"a": "1"}, db=1.5)
     with pytest.raises(InvalidTypeError):
         client.set_bulk({"a": object()})
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("missing", ["none", "middle", "end"])
+def test_large_replies_read_as_they_arrive(kt_client_factory, missing: str) -> None:
+    # 6,000 keys of 200-byte values: a 1.3 MB reply, decoded record by record while it arrives, with the
+    # str keys matched slice by slice (over LARGE_KEY_LIST) or against the bytes keys themselves.
+    from kt_core.progress import LARGE_KEY_LIST
+
+    client = kt_client_factory(serializer="none")
+    client.clear()
+    keys = [f"big:{i:06d}" for i in range(6000)]
+    assert len(keys) > LARGE_KEY_LIST
+    stored = {k: (b"%06d" % i) * 34 for i, k in enumerate(keys)}
+    skip = {"none": set(), "middle": {"big:003001"}, "end": {"big:005999"}}[missing]
+    for i in range(0, len(keys), 1000):
+        client.set_bulk({k: stored[k] for k in keys[i:i + 1000] if k not in skip})
+    want = {k: v for k, v in stored.items() if k not in skip}
+    assert client.get_bulk_raw(keys) == want
+    assert client.get_bulk_raw(tuple(keys)) == want
+    assert client.get_bulk_raw([k.encode() for k in keys]) == want
+    assert client.get_bulk(keys) == want
+    raw = kt_client_factory(serializer="none", decode_keys=False)
+    assert raw.get_bulk_raw(keys) == {k.encode(): v for k, v in want.items()}
+    assert raw.get_bulk_raw([k.encode() for k in keys]) == {k.encode(): v for k, v in want.items()}

@@ -57,7 +57,6 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any, NamedTuple, Union
 
-from ._progress import progress
 from ._scan import (
     KTB_ERROR,
     KTB_GET_BULK,
@@ -70,6 +69,7 @@ from ._scan import (
     split_records,
 )
 from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
+from .progress import progress
 from .reader import Partial
 
 __all__ = [
@@ -365,15 +365,16 @@ def _finish_get_bulk_kv(nxt: int, keys: list[bytes], values: list[bytes]) -> tup
     return nxt, (keys, values)
 
 
-def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int, expect: list[bytes] | None = None) -> ReadResult:
+def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int, expect: Sequence[bytes] | None = None) -> ReadResult:
     """get_bulk reply as ``(next_pos, (keys, values))``, two parallel lists of the hits in request order,
     or an error instance on 0xBF. The dbidx and xt of each record are dropped.
 
     A complete head goes straight to ``split_records`` (one walk of the records; on the C path the key
     and value bytes are built by ``struct`` in one call); anything else (incomplete head, 0xBF, bad
     magic, a count over the limit) goes through ``scan_ktb`` and gets its answer and errors. A large
-    frame still arriving is answered with a ``Partial`` (kt_core._progress); ``expect``, the requested
-    keys as ``bytes``, lets it keep those objects instead of the reply's equal copies.
+    frame still arriving is answered with a ``Partial`` (kt_core.progress); ``expect``, the requested
+    keys as ``bytes``, lets it keep none of the reply's keys while they are the requested ones: the
+    keys list is then ``None``, meaning exactly the first ``len(values)`` requested keys.
     """
     if 10 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
         magic, count = _REPLY_HEAD.unpack_from(buf, pos)

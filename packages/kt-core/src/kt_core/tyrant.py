@@ -107,9 +107,9 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, NamedTuple, Union
 
-from ._progress import progress
 from ._scan import REC_KV, TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt, split_records
 from .errors import InvalidArgumentError, InvalidTypeError, ProtocolError
+from .progress import progress
 from .reader import Partial
 
 __all__ = [
@@ -719,15 +719,16 @@ def _as_pairs(r: ReadResult) -> ReadResult:
 _KVLIST_HEAD = struct.Struct(">BI")  # code, pair count
 
 
-def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int, expect: list[bytes] | None = None) -> ReadResult:
+def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int, expect: Sequence[bytes] | None = None) -> ReadResult:
     """mget reply as ``(next_pos, code, (keys, values))``: the hits of :func:`read_mget` as two parallel
     lists (what a client building a dict needs; no per-record tuples).
 
     A complete head goes straight to ``split_records`` (one walk of the records, the key and value
     bytes built by ``struct`` on the C path); an incomplete or oversized head goes through
     ``scan_tt`` and gets its answer and errors. A large frame still arriving is answered with a
-    ``Partial`` (kt_core._progress); ``expect``, the requested keys as ``bytes``, lets it keep those
-    objects instead of the reply's equal copies.
+    ``Partial`` (kt_core.progress); ``expect``, the requested keys as ``bytes``, lets it keep none
+    of the reply's keys while they are the requested ones: the keys list is then ``None``, meaning
+    exactly the first ``len(values)`` requested keys.
     """
     if 8 <= limit and end - pos >= 5 and 0 <= pos and end <= len(buf):
         code, n = _KVLIST_HEAD.unpack_from(buf, pos)

@@ -10,15 +10,19 @@ there, so a reply of any size needs a buffer of about one receive.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any, Callable, overload
 
 from ._scan import split_records
 from .reader import Partial
 
-__all__ = ["PROGRESS_MIN", "progress"]
+__all__ = ["LARGE_KEY_LIST", "PROGRESS_MIN", "Utf8Keys", "progress"]
 
 #: Smaller frames are simply re-read once whole: a Partial costs more than re-walking a few records.
 PROGRESS_MIN = 64 * 1024
+#: From this many str keys on, the clients match a bulk reply against :class:`Utf8Keys` instead of a
+#: list of the encoded keys (below it, the list is cheaper than encoding slices again).
+LARGE_KEY_LIST = 4096
 
 Finish = Callable[[int, list[bytes], list[bytes]], Any]
 
@@ -26,11 +30,12 @@ Finish = Callable[[int, list[bytes], list[bytes]], Any]
 class _Records:
     """The records of one frame taken so far, and how to continue it."""
 
-    __slots__ = ("budget", "expect", "finish", "keys", "layout", "remaining", "values")
+    __slots__ = ("budget", "expect", "finish", "keys", "layout", "matched", "remaining", "values")
 
     def __init__(self, values: list[bytes], remaining: int, budget: int, layout: int, finish: Finish,
-                 expect: list[bytes] | None) -> None:
-        self.keys: list[bytes] = []
+                 expect: Sequence[bytes] | None) -> None:
+        self.keys: list[bytes] | None = None if expect is not None else []
+        self.matched = 0  # while keys is None: the records so far are the first `matched` expected keys
         self.values = values
         self.remaining = remaining
         self.budget = budget  # bytes the rest of the frame may take (the frame's limit minus what was consumed)
@@ -39,17 +44,20 @@ class _Records:
         self.expect = expect
 
     def take_keys(self, keys: list[bytes]) -> None:
-        expect = self.expect
-        if expect is not None:
-            # The servers answer in request order: while the reply's keys are the requested ones, keep
-            # the caller's objects and let the reply's copies go (a 100,000-key reply: no second key set).
-            start = len(self.keys)
-            same = expect[start : start + len(keys)]
-            if same == keys:
-                keys = same
-            else:
-                self.expect = None  # a key missed: the reply's keys from here on
+        if self.keys is None:
+            # The servers answer in request order: while the reply's keys are the requested ones, keep none
+            # of them (a 100,000-key reply holds no second set of keys); the answer then says "the first n".
+            expect = self.expect
+            assert expect is not None
+            start = self.matched
+            if expect[start : start + len(keys)] == keys:
+                self.matched = start + len(keys)
+                return
+            self.keys = list(expect[:start])  # a key missed: the reply's keys from here on
         self.keys += keys
+
+    def done(self, nxt: int) -> Any:
+        return self.finish(nxt, self.keys, self.values)  # type: ignore[arg-type]  # None: see progress()
 
     def resume(self, buf: Any, pos: int, end: int, limit: int) -> Any:
         nxt, keys, values, need = split_records(buf, pos, end, self.layout, self.remaining, pos + self.budget)
@@ -59,23 +67,46 @@ class _Records:
             self.remaining -= len(keys)
             self.budget -= nxt - pos
         if not need:
-            return self.finish(nxt, self.keys, self.values)
+            return self.done(nxt)
         if nxt == pos:
             return need
         return Partial(nxt, need, self.resume)
 
 
 def progress(frame_pos: int, nxt: int, need: int, keys: list[bytes], values: list[bytes], count: int,
-             stop: int, layout: int, finish: Finish, expect: list[bytes] | None = None) -> int | Partial:
+             stop: int, layout: int, finish: Finish, expect: Sequence[bytes] | None = None) -> int | Partial:
     """The answer of a bulk reader whose frame (at ``frame_pos``) is incomplete: ``split_records`` took
     ``keys``/``values`` up to ``nxt`` and the next record needs ``need``. ``need`` alone for a small
     part, else a Partial that continues the remaining ``count - len(keys)`` records, within ``stop``
     (the frame's absolute limit), and gives ``finish(next_pos, keys, values)`` at the end.
 
-    ``expect``: the requested keys (``bytes``), if the caller has them: reply keys equal to them are
-    replaced by the caller's objects as they arrive (same values, less memory)."""
+    ``expect``: the requested keys as ``bytes`` (any sequence that slices into a list of bytes), if the
+    caller has them. When the reply's keys are exactly the first ``len(values)`` of them, ``finish``
+    gets ``None`` for ``keys`` and no key is kept while the reply arrives."""
     if nxt - frame_pos < PROGRESS_MIN:
         return need
     state = _Records(values, count - len(keys), stop - nxt, layout, finish, expect)
     state.take_keys(keys)
     return Partial(nxt, need, state.resume)
+
+
+class Utf8Keys(Sequence[bytes]):
+    """The UTF-8 bytes of a list of str keys, encoded on demand, slice by slice: a large request's
+    ``expect`` without a second list of 100,000 encoded keys alive while the reply arrives."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [k.encode("utf-8") for k in self.keys[index]]
+        return self.keys[index].encode("utf-8")
