@@ -105,6 +105,8 @@ def test_kt_client_retry_option_rides_over_dropped_connections(kt_server: Any) -
         proxy.drop_connections()
         assert client.get("r") == "1"  # binary protocol: retried on a fresh connection
         proxy.drop_connections()
+        assert client.get_bulk(["r", "nope"]) == {"r": "1"}  # get_bulk too (it passes the keys to its reader)
+        proxy.drop_connections()
         assert client.exists("r") is True  # HTTP RPC: retried too
         with pytest.raises(KtConnectionError):
             plain.get("p")  # retry=None (the default): the dead connection's error reaches the caller
@@ -125,6 +127,8 @@ def test_tt_client_retry_option_rides_over_dropped_connections(tt_server: Any) -
         client.set("r", "1")
         proxy.drop_connections()
         assert client.get("r") == "1"
+        proxy.drop_connections()
+        assert client.get_bulk(["r", "nope"]) == {"r": "1"}  # mget too (it passes the keys to its reader)
         proxy.drop_connections()
         with pytest.raises(KtConnectionError):
             client.incr("n")  # addint is never retried
