@@ -192,3 +192,42 @@ def test_tt_mget_pairs_reader_progresses_too() -> None:
     result, largest = feed_in_pieces(reader, frame, 65536, tt.read_mget)
     assert result[1:] == (0, list(zip(keys, values)))
     assert largest < 1 << 20
+
+
+def test_a_timeout_mid_reply_drops_the_partial_state_and_the_connection() -> None:
+    from kt_core.errors import KtTimeoutError
+
+    frame, keys, values = kt_frame()
+    request = kb.encode_get_bulk_keys(0, keys)
+    listener = socket.create_server(("127.0.0.1", 0))
+    release = threading.Event()
+
+    def serve() -> None:
+        for stall in (True, False):
+            sock, _ = listener.accept()
+            with sock:
+                received = 0
+                while received < len(request):
+                    received += len(sock.recv(1 << 20))
+                if stall:
+                    sock.sendall(frame[: len(frame) // 3])  # a third of the reply, then nothing
+                    release.wait(10)
+                else:
+                    sock.sendall(frame)
+                    sock.recv(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    conn = Connection("127.0.0.1", listener.getsockname()[1], timeout=0.5)
+    try:
+        with pytest.raises(KtTimeoutError):
+            conn.request(request, kb.read_get_bulk_kv, keys)
+        assert conn.closed and conn.reader._resume is None and conn.reader.pending == 0
+        release.set()
+        # The next request opens a new connection and reads a whole reply from its first byte.
+        assert conn.request(request, kb.read_get_bulk_kv, keys)[1] == (None, values)
+    finally:
+        release.set()
+        conn.close()
+        listener.close()
+        thread.join(5)

@@ -46,3 +46,27 @@ def test_concurrent_scans_do_not_cross_talk() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_concurrent_record_splits_do_not_cross_talk() -> None:
+    # split_records' C path writes a struct format into a per-call workspace and reuses the last compiled
+    # format: threads cutting replies of different shapes at once must each get their own records.
+    errors: list[str] = []
+    start = threading.Barrier(8)
+
+    def work(tag: int) -> None:
+        reply = _get_bulk_reply(tag, 300 + 500 * tag)  # up to 3,800 records of varied sizes
+        expected = _scan.split_records(reply, 5, len(reply), _scan.REC_GET_BULK, 300 + 500 * tag, 1 << 30)
+        assert expected[1][0] == f"t{tag}-k0".encode()
+        start.wait()
+        for _ in range(100):
+            if _scan.split_records(reply, 5, len(reply), _scan.REC_GET_BULK, 300 + 500 * tag, 1 << 30) != expected:
+                errors.append(f"split_records result changed in thread {tag}")
+                return
+
+    threads = [threading.Thread(target=work, args=(tag,)) for tag in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
