@@ -16,7 +16,7 @@ from typing import Any, Callable, overload
 from ._scan import split_records
 from .reader import Partial
 
-__all__ = ["LARGE_KEY_LIST", "PROGRESS_MIN", "Utf8Keys", "progress"]
+__all__ = ["LARGE_KEY_LIST", "PROGRESS_MIN", "Utf8Keys", "expected_keys", "first_keys", "progress"]
 
 #: Smaller frames are simply re-read once whole: a Partial costs more than re-walking a few records.
 PROGRESS_MIN = 64 * 1024
@@ -110,3 +110,22 @@ class Utf8Keys(Sequence[bytes]):
         if isinstance(index, slice):
             return [k.encode("utf-8") for k in self.keys[index]]
         return self.keys[index].encode("utf-8")
+
+
+def expected_keys(keys: Any, raw: list[bytes], all_str: bool) -> Sequence[bytes]:
+    """What a client gives a bulk reader as ``expect``: ``raw``, the encoded keys it sent, or, for
+    ``LARGE_KEY_LIST`` str keys and more, a :class:`Utf8Keys` view of the caller's ``keys``, so that once
+    the client drops ``raw`` no list of encoded keys stays alive while a large reply arrives."""
+    if all_str and len(raw) >= LARGE_KEY_LIST:
+        return Utf8Keys(keys)
+    return raw
+
+
+def first_keys(found: list[bytes] | None, n: int, keys: Any, expect: Sequence[bytes], callers: bool) -> list[Any]:
+    """A bulk reader's key list, with ``None`` (the first ``n`` requested keys) spelled out: the caller's own
+    ``keys`` when ``callers`` (str keys wanted back as str), else the encoded ones from ``expect``."""
+    if found is not None:
+        return found
+    if callers:
+        return keys if n == len(keys) and type(keys) is list else list(keys[:n])
+    return list(expect[:n])

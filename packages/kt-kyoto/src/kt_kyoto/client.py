@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
 from kt_core.errors import (
@@ -40,7 +40,7 @@ from kt_core.kyoto_binary import (
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
-from kt_core.progress import LARGE_KEY_LIST, Utf8Keys
+from kt_core.progress import expected_keys, first_keys
 from kt_core.retry import RetryPolicy
 from kt_serializers import KT_BINARY, get_serializer
 
@@ -300,21 +300,17 @@ class KyotoTycoon(PooledClient):
         raw, all_str = self._bulk_keys(keys)
         dbi = self._dbidx(db)
         request = encode_get_bulk_keys(dbi, raw)
-        expect: Sequence[bytes] = raw
-        if all_str and len(raw) >= LARGE_KEY_LIST:
-            # A large reply is read as it arrives and matched against the keys asked for: give it the str
-            # keys encoded slice by slice, so no list of encoded keys stays alive meanwhile.
-            expect = Utf8Keys(keys)  # type: ignore[arg-type]
-            del raw
+        expect = expected_keys(keys, raw, all_str)
+        del raw  # a large reply is matched against `expect` as it arrives: no second list of keys meanwhile
         r = self._request_expecting("get", request, read_get_bulk_kv, expect)
         del request
         if r.__class__ is not tuple:
             raise r
         found, values = r
         if found is None:  # the hits are exactly the first len(values) keys asked for (kt_core.progress)
+            found = first_keys(found, len(values), keys, expect, all_str and self.decode_keys)
             if all_str and self.decode_keys:
-                return (keys if len(values) == len(keys) else list(keys[:len(values)])), values  # type: ignore
-            found = list(expect[:len(values)])
+                return found, values
         if not self.decode_keys:
             return found, values
         if all_str and found == expect:

@@ -26,13 +26,13 @@ neither is ever turned into ``False`` or ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Union
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
-from kt_core.progress import LARGE_KEY_LIST, Utf8Keys
+from kt_core.progress import expected_keys, first_keys
 from kt_core.retry import RetryPolicy
 from kt_core.tyrant import (
     RDBMONOULOG,
@@ -442,21 +442,17 @@ class TokyoTyrant(PooledClient):
         if not raw:
             return [], []
         request = encode_mget(raw)
-        expect: Sequence[bytes] = raw
-        if all_str and len(raw) >= LARGE_KEY_LIST:
-            # A large reply is read as it arrives and matched against the keys asked for: give it the str
-            # keys encoded slice by slice, so no list of encoded keys stays alive meanwhile.
-            expect = Utf8Keys(keys)  # type: ignore[arg-type]
-            del raw
+        expect = expected_keys(keys, raw, all_str)
+        del raw  # a large reply is matched against `expect` as it arrives: no second list of keys meanwhile
         r = self._request_expecting("mget", request, read_mget_kv, expect)
         del request
         if r[1]:
             raise _failed("mget", r[1])
         found, values = r[2]
         if found is None:  # the hits are exactly the first len(values) keys asked for (kt_core.progress)
+            found = first_keys(found, len(values), keys, expect, all_str and self.decode_keys)
             if all_str and self.decode_keys:
-                return (keys if len(values) == len(keys) else list(keys[:len(values)])), values  # type: ignore
-            found = list(expect[:len(values)])
+                return found, values
         if not self.decode_keys:
             return found, values
         if all_str and found == expect:
