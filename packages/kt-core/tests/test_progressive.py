@@ -231,3 +231,17 @@ def test_a_timeout_mid_reply_drops_the_partial_state_and_the_connection() -> Non
         conn.close()
         listener.close()
         thread.join(5)
+
+
+def test_expected_keys_and_first_keys() -> None:
+    small = ["a", "b"]
+    assert _progress.expected_keys(small, [b"a", b"b"], True) == [b"a", b"b"]  # below LARGE_KEY_LIST: the list
+    many = [f"k{i}" for i in range(_progress.LARGE_KEY_LIST)]
+    view = _progress.expected_keys(many, [k.encode() for k in many], True)
+    assert isinstance(view, _progress.Utf8Keys) and view[:2] == [b"k0", b"k1"]
+    raw = [b"x", b"y", b"z"]
+    assert _progress.expected_keys([b"x", b"y", b"z"], raw, False) is raw  # bytes keys: their own list
+    assert _progress.first_keys([b"q"], 1, many, view, True) == [b"q"]  # real keys pass through
+    assert _progress.first_keys(None, len(many), many, view, True) is many  # all hit: the caller's list itself
+    assert _progress.first_keys(None, 2, many, view, True) == ["k0", "k1"]
+    assert _progress.first_keys(None, 2, many, view, False) == [b"k0", b"k1"]
