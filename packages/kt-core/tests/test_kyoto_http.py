@@ -342,3 +342,32 @@ def _encoded_key(key: bytes, colenc: int) -> bytes:
 def test_url_encode_matches_server() -> None:
     assert kh.url_encode(b"a b%&\n\xe9_-.!~*'()Z9") == b"a%20b%25%26%0a%e9_-.!~*'()Z9"
     assert kh.url_decode(b"a%20b+c%zz%e9") == b"a b c%zz\xe9"
+
+
+def _rpc_outcome(data: bytes, pos: int, end: int, limit: int):
+    try:
+        r = kh.read_rpc(data, pos, end, limit)
+    except Exception as exc:  # the class is what must match
+        return ("raise", type(exc))
+    if isinstance(r, int):
+        return ("need", r)
+    return ("ok", r[0], r[1].status, r[1].records, r[1].close, r[1].colenc)
+
+
+@pytest.mark.parametrize("v", REPLIED, ids=ids(REPLIED))
+def test_read_rpc_answers_a_seen_header_block_like_the_scanner(v: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # read_rpc answers a header block it has scanned before from memory: at every cut, with bytes before and
+    # after, and under limits around the frame's size, that answer must be the scanner's.
+    frame = rsp(v)
+    data = b"??" + frame + b"HTTP/1.1 200"
+    cases = [(2, end, limit) for end in range(2, len(data) + 1)
+             for limit in (len(frame) - 1, len(frame), 1 << 30)]
+    monkeypatch.setattr(kh, "_SEEN_HEADS", {})
+    monkeypatch.setattr(kh, "_SEEN_MAX", 0)  # every call clears it before storing: always the scanner
+    scanned = [_rpc_outcome(data, *c) for c in cases]
+    monkeypatch.setattr(kh, "_SEEN_MAX", 64)
+    kh.read_rpc(frame, 0, len(frame), 1 << 30)  # remember this header block
+    assert bytes(frame[: frame.index(b"\r\n\r\n")]) in kh._SEEN_HEADS or len(frame) > kh._SMALL_REPLY
+    assert [_rpc_outcome(data, *c) for c in cases] == scanned
+    view = memoryview(bytearray(data))
+    assert [_rpc_outcome(view, *c) for c in cases] == scanned

@@ -231,12 +231,41 @@ class RpcResult:
         return f"RpcResult(status={self.status}, records={self.records!r}, close={self.close})"
 
 
+#: Header blocks already scanned, and what the scanner found in them: ``(status, body length, colenc, close)``.
+#: ktserver's replies differ only in Date and Content-Length, so within a second one kind of reply repeats
+#: its header block byte for byte, and a repeated block needs no scan (read_rpc).
+_SEEN_HEADS: dict[bytes, tuple[int, int, int, bool]] = {}
+_SEEN_MAX = 64
+_SMALL_REPLY = 4096
+
+
 def read_rpc(buf: Any, pos: int, end: int, limit: int) -> int | tuple[int, RpcResult]:
-    """The reply reader: ``need`` (int > end) or ``(next_pos, RpcResult)``."""
+    """The reply reader: ``need`` (int > end) or ``(next_pos, RpcResult)``.
+
+    A small reply whose header block is one the scanner has already read is answered from what it found
+    then (the same bytes give the same answer; the limit is checked as the scanner would); anything else
+    is scanned.
+    """
+    if 0 <= pos <= end <= len(buf) and end - pos <= _SMALL_REPLY:
+        data = buf[pos:end] if type(buf) is bytes else bytes(buf[pos:end])
+        h = data.find(b"\r\n\r\n")
+        known = _SEEN_HEADS.get(data[:h]) if h > 0 else None
+        if known is not None:
+            status, blen, colenc, close = known
+            boff = h + 4
+            nxt = boff + blen
+            if nxt <= limit:
+                if nxt > end - pos:
+                    return pos + nxt
+                return pos + nxt, RpcResult(status, decode_tsv(data, boff, blen, colenc) if blen else [], close, colenc)
     r = scan_http(buf, pos, end, limit)
     if isinstance(r, int):
         return r
     next_pos, status, boff, blen, colenc, close = r
+    if next_pos - pos <= _SMALL_REPLY:
+        if len(_SEEN_HEADS) >= _SEEN_MAX:
+            _SEEN_HEADS.clear()
+        _SEEN_HEADS[bytes(buf[pos : boff - 4])] = (status, blen, colenc, close)
     return next_pos, RpcResult(status, decode_tsv(buf, boff, blen, colenc) if blen else [], close, colenc)
 
 
