@@ -233,7 +233,7 @@ def test_a_timeout_mid_reply_drops_the_partial_state_and_the_connection() -> Non
         thread.join(5)
 
 
-def test_expected_keys_and_first_keys() -> None:
+def test_expected_keys_and_hit_keys() -> None:
     small = ["a", "b"]
     assert _progress.expected_keys(small, [b"a", b"b"], True) == [b"a", b"b"]  # below LARGE_KEY_LIST: the list
     many = [f"k{i}" for i in range(_progress.LARGE_KEY_LIST)]
@@ -241,7 +241,16 @@ def test_expected_keys_and_first_keys() -> None:
     assert isinstance(view, _progress.Utf8Keys) and view[:2] == [b"k0", b"k1"]
     raw = [b"x", b"y", b"z"]
     assert _progress.expected_keys([b"x", b"y", b"z"], raw, False) is raw  # bytes keys: their own list
-    assert _progress.first_keys([b"q"], 1, many, view, True) == [b"q"]  # real keys pass through
-    assert _progress.first_keys(None, len(many), many, view, True) is many  # all hit: the caller's list itself
-    assert _progress.first_keys(None, 2, many, view, True) == ["k0", "k1"]
-    assert _progress.first_keys(None, 2, many, view, False) == [b"k0", b"k1"]
+    def hit_keys(found, n, keys, expect, all_str, decode_keys):
+        return _progress.hit_keys(found, n, keys, expect, all_str, decode_keys, lambda k: ("undecodable", k))
+
+    assert hit_keys([b"q"], 1, many, view, True, False) == [b"q"]  # real keys pass through
+    assert hit_keys([b"q"], 1, many, view, True, True) == ["q"]  # decoded
+    assert hit_keys(None, len(many), many, view, True, True) is many  # all hit: the caller's list itself
+    assert hit_keys(None, 2, many, view, True, True) == ["k0", "k1"]
+    assert hit_keys(None, 2, many, view, True, False) == [b"k0", b"k1"]
+    assert hit_keys(list(raw), 3, [b"x", b"y", b"z"], raw, False, True) == ["x", "y", "z"]
+    assert hit_keys([b"\xff", b"x"], 2, [b"\xff", b"x"], [b"\xff", b"x"], False, True) == [
+        ("undecodable", b"\xff"), ("undecodable", b"x")]  # one key not UTF-8: the fallback decodes them all
+    small_raw = [b"a", b"b"]
+    assert hit_keys([b"a", b"b"], 2, small, small_raw, True, True) is small  # every str key hit: not decoded

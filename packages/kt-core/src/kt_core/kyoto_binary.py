@@ -55,7 +55,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from itertools import repeat
-from typing import Any, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from ._scan import (
     KTB_ERROR,
@@ -300,28 +300,26 @@ def _server_error() -> KyotoTycoonError:
 ReadResult = Union[int, tuple[int, Any], Partial]  # Partial: read_get_bulk_kv, for a large frame still arriving
 
 
-def read_set_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
-    """set_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
-    if 0 <= pos and end - pos >= 5 and end <= len(buf) and limit >= 5 and buf[pos] == MAGIC_SET_BULK:
-        return pos + 5, _REPLY_HEAD.unpack_from(buf, pos)[1]  # the whole frame: no scanner call
-    r = scan_ktb(buf, pos, end, MAGIC_SET_BULK, limit)
-    if isinstance(r, int):
-        return r
-    if r[1] == MAGIC_ERROR:
-        return r[0], _server_error()
-    return r[0], r[2]
+def _hits_reader(magic: int, name: str) -> Callable[[Any, int, int, int], ReadResult]:
+    """The reader of a reply that is a magic and a hit count (set_bulk 0xB8, remove_bulk 0xB9)."""
+
+    def read(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
+        if 0 <= pos and end - pos >= 5 and end <= len(buf) and limit >= 5 and buf[pos] == magic:
+            return pos + 5, _REPLY_HEAD.unpack_from(buf, pos)[1]  # the whole frame: no scanner call
+        r = scan_ktb(buf, pos, end, magic, limit)
+        if isinstance(r, int):
+            return r
+        if r[1] == MAGIC_ERROR:
+            return r[0], _server_error()
+        return r[0], r[2]
+
+    read.__name__ = read.__qualname__ = name
+    read.__doc__ = f"{name[5:]} reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."
+    return read
 
 
-def read_remove_bulk(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
-    """remove_bulk reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."""
-    if 0 <= pos and end - pos >= 5 and end <= len(buf) and limit >= 5 and buf[pos] == MAGIC_REMOVE_BULK:
-        return pos + 5, _REPLY_HEAD.unpack_from(buf, pos)[1]  # the whole frame: no scanner call
-    r = scan_ktb(buf, pos, end, MAGIC_REMOVE_BULK, limit)
-    if isinstance(r, int):
-        return r
-    if r[1] == MAGIC_ERROR:
-        return r[0], _server_error()
-    return r[0], r[2]
+read_set_bulk = _hits_reader(MAGIC_SET_BULK, "read_set_bulk")
+read_remove_bulk = _hits_reader(MAGIC_REMOVE_BULK, "read_remove_bulk")
 
 
 def _frame_bytes(buf: Any, pos: int, next_pos: int) -> tuple[bytes, int]:

@@ -16,7 +16,7 @@ from typing import Any, Callable, overload
 from ._scan import split_records
 from .reader import Partial
 
-__all__ = ["LARGE_KEY_LIST", "PROGRESS_MIN", "Utf8Keys", "expected_keys", "first_keys", "progress"]
+__all__ = ["LARGE_KEY_LIST", "PROGRESS_MIN", "Utf8Keys", "expected_keys", "hit_keys", "progress"]
 
 #: Smaller frames are simply re-read once whole: a Partial costs more than re-walking a few records.
 PROGRESS_MIN = 64 * 1024
@@ -121,11 +121,26 @@ def expected_keys(keys: Any, raw: list[bytes], all_str: bool) -> Sequence[bytes]
     return raw
 
 
-def first_keys(found: list[bytes] | None, n: int, keys: Any, expect: Sequence[bytes], callers: bool) -> list[Any]:
-    """A bulk reader's key list, with ``None`` (the first ``n`` requested keys) spelled out: the caller's own
-    ``keys`` when ``callers`` (str keys wanted back as str), else the encoded ones from ``expect``."""
-    if found is not None:
-        return found
-    if callers:
+def hit_keys(found: list[bytes] | None, n: int, keys: Any, expect: Sequence[bytes], all_str: bool,
+             decode_keys: bool, decode_one: Callable[[bytes], Any]) -> list[Any]:
+    """The keys of a bulk read's ``n`` hits, as the clients return them.
+
+    ``found``: the bulk reader's key list, ``None`` meaning the first ``n`` requested keys (see
+    :func:`progress`). ``keys``: what the caller passed; ``expect``: what the reader was given
+    (:func:`expected_keys`); ``all_str``: every key was a str. With ``decode_keys``, str keys that all came
+    back are the caller's own objects (nothing decoded), other keys are decoded as UTF-8 and, where that
+    fails, by ``decode_one``; without it, the keys are the encoded bytes.
+    """
+    if all_str and decode_keys and (found is None or found == expect):
         return keys if n == len(keys) and type(keys) is list else list(keys[:n])
-    return list(expect[:n])
+    if found is None:
+        found = list(expect[:n])
+    if not decode_keys:
+        return found
+    try:
+        return list(map(_decode_utf8, found))
+    except UnicodeDecodeError:
+        return [decode_one(k) for k in found]
+
+
+_decode_utf8 = bytes.decode  # utf-8 by default; bound once for map()

@@ -40,7 +40,7 @@ from kt_core.kyoto_binary import (
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
-from kt_core.progress import expected_keys, first_keys
+from kt_core.progress import expected_keys, hit_keys
 from kt_core.retry import RetryPolicy
 from kt_serializers import KT_BINARY, get_serializer
 
@@ -69,7 +69,6 @@ _RPC_OPERATION = {"increment": "incr", "increment_double": "incr_double", "play_
 
 _STR_ONLY = frozenset((str,))
 _BYTES_ONLY = frozenset((bytes,))
-_decode_utf8 = bytes.decode  # utf-8 by default; precomputed for map()
 
 
 def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
@@ -307,18 +306,7 @@ class KyotoTycoon(PooledClient):
         if r.__class__ is not tuple:
             raise r
         found, values = r
-        if found is None:  # the hits are exactly the first len(values) keys asked for (kt_core.progress)
-            found = first_keys(found, len(values), keys, expect, all_str and self.decode_keys)
-            if all_str and self.decode_keys:
-                return found, values
-        if not self.decode_keys:
-            return found, values
-        if all_str and found == expect:
-            return keys, values  # type: ignore[return-value]  # every key hit: no decoding needed
-        try:
-            return list(map(_decode_utf8, found)), values
-        except UnicodeDecodeError:
-            return [decode_key(k) for k in found], values
+        return hit_keys(found, len(values), keys, expect, all_str, self.decode_keys, decode_key), values
 
     def get_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, Any]:
         """A dict of the keys found and their deserialized values (missing keys are left out)."""

@@ -32,7 +32,7 @@ from typing import Any, Callable, Union
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
-from kt_core.progress import expected_keys, first_keys
+from kt_core.progress import expected_keys, hit_keys
 from kt_core.retry import RetryPolicy
 from kt_core.tyrant import (
     RDBMONOULOG,
@@ -110,7 +110,6 @@ def _utf8(text: str, what: str) -> bytes:
 
 _STR_ONLY = frozenset((str,))
 _BYTES_ONLY = frozenset((bytes,))
-_decode_utf8 = bytes.decode  # utf-8 by default; precomputed for map()
 
 
 def _key_slow(key: object) -> bytes:
@@ -449,19 +448,7 @@ class TokyoTyrant(PooledClient):
         if r[1]:
             raise _failed("mget", r[1])
         found, values = r[2]
-        if found is None:  # the hits are exactly the first len(values) keys asked for (kt_core.progress)
-            found = first_keys(found, len(values), keys, expect, all_str and self.decode_keys)
-            if all_str and self.decode_keys:
-                return found, values
-        if not self.decode_keys:
-            return found, values
-        if all_str and found == expect:
-            return keys, values  # type: ignore[return-value]  # every key hit: no decoding needed
-        try:
-            return list(map(_decode_utf8, found)), values
-        except UnicodeDecodeError:
-            decode = self._decode_key
-            return [decode(k) for k in found], values
+        return hit_keys(found, len(values), keys, expect, all_str, self.decode_keys, self._decode_key), values
 
     def _bulk_items(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
         if data is not None and not isinstance(data, Mapping):
