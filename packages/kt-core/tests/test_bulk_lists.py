@@ -73,7 +73,7 @@ def test_read_get_bulk_kv_large_frame_in_slices() -> None:
 
 def test_read_get_bulk_kv_server_error() -> None:
     r = kb.read_get_bulk_kv(b"\xbf", 0, 1, LIMIT)
-    assert r[0] == 1 and isinstance(r[1], kb.KyotoTycoonError)
+    assert r[0] == 1 and isinstance(r[1], kb.KyotoServerError)
 
 
 @given(st.one_of(st.lists(keys, max_size=8), same_len))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kt_core import kyoto_binary as kb
-from kt_core.errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
+from kt_core.errors import InvalidArgumentError, InvalidTypeError, KyotoServerError, ProtocolError
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "kt-binary.json"
 ALL = json.loads(VECTORS.read_text())  # a missing file fails the whole module, as it must
@@ -75,8 +75,8 @@ def expected_result(v: dict):
 def check_result(v: dict, result) -> None:
     want = expected_result(v)
     if want == "error":
-        assert isinstance(result, KyotoTycoonError)
-        with pytest.raises(KyotoTycoonError):
+        assert isinstance(result, KyotoServerError)
+        with pytest.raises(KyotoServerError):
             kb.raise_if_error(result)
         return
     if "records[0].xt" in v["volatile"]:
@@ -368,8 +368,8 @@ def test_read_get_one_split_at_every_byte(v: dict) -> None:
 
 def test_read_get_one_server_error_is_returned_not_raised() -> None:
     r = kb.read_get_one(b"\xbf\xba", 0, 2, LIMIT)
-    assert r[0] == 1 and isinstance(r[1], KyotoTycoonError)
-    with pytest.raises(KyotoTycoonError):
+    assert r[0] == 1 and isinstance(r[1], KyotoServerError)
+    with pytest.raises(KyotoServerError):
         kb.raise_if_error(r[1])
 
 

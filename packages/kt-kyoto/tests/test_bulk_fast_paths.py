@@ -41,7 +41,7 @@ def test_set_bulk_mapping_kwargs_and_expiry(kt_client) -> None:
 
 
 @pytest.mark.parametrize("keys, error", [
-    (["a", 1], InvalidTypeError),
+    (["a", True], InvalidTypeError),
     ([b"a", None], InvalidTypeError),
     (["a", "\udc80"], InvalidArgumentError),
     ("abc", InvalidTypeError),

@@ -14,7 +14,7 @@ import pytest
 from kt_core.errors import (
     BadRequestError,
     InternalServerError,
-    KyotoTycoonError,
+    KyotoServerError,
     LogicalInconsistencyError,
     NotImplementedByServerError,
 )
@@ -209,7 +209,7 @@ def test_expire_time_datetime_and_timedelta_every_writer(kt_client: KyotoTycoon)
 
 def test_incr_double_result_beyond_server_buffer_raises(kt_client: KyotoTycoon) -> None:
     # ktserver prints the result with %f into 128 bytes and marks the cut with '*': not a number to return.
-    with pytest.raises(KyotoTycoonError, match="not a number"):
+    with pytest.raises(KyotoServerError, match="not a number"):
         kt_client.incr_double("huge", 1e300)
     assert kt_client.exists("huge") is True
     typed(kt_client.incr_double("small", 1e-3), 0.001, float)
@@ -275,9 +275,9 @@ def test_other_server_errors_raise(kt_client: KyotoTycoon) -> None:
     kt_client.set("text", "abc")
     with pytest.raises(LogicalInconsistencyError):
         kt_client.incr_double("text", 1.0)
-    with pytest.raises(KyotoTycoonError):
+    with pytest.raises(KyotoServerError):
         kt_client.script("conflict")  # the function reports failure
-    with pytest.raises(KyotoTycoonError):
+    with pytest.raises(KyotoServerError):
         kt_client.script("no_such_procedure")
 
 

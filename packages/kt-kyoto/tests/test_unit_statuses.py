@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kt_core.errors import BadRequestError, InternalServerError, KyotoTycoonError, NotImplementedByServerError
+from kt_core.errors import BadRequestError, InternalServerError, KyotoServerError, NotImplementedByServerError
 from kt_core.kyoto_http import encode_reply
 from kt_kyoto import KyotoTycoon
 
@@ -129,5 +129,5 @@ def test_status_without_its_field_raises_never_zero(name: str, fields: dict) -> 
     if name == "path" and b"path" in fields:
         assert client.path == "*"
         return
-    with pytest.raises(KyotoTycoonError, match="status reply"):
+    with pytest.raises(KyotoServerError, match="status reply"):
         CLIENT_CALLS[name](client)

@@ -71,7 +71,15 @@ def test_binary_loads_leaves_invalid_utf8_as_bytes() -> None:
     assert BinarySerializer().loads(b"\xff\xfe\x00") == b"\xff\xfe\x00"
 
 
-@pytest.mark.parametrize("value", [1, 1.5, None, True, ["a"], {"a": 1}, object()])
+@pytest.mark.parametrize(("value", "stored"), [(1, b"1"), (-42, b"-42"), (1.5, b"1.5"), (2**70, b"1180591620717411303424"),
+                                             (float("inf"), b"inf")])
+def test_binary_stores_numbers_as_their_text_like_kt_096(value: Any, stored: bytes) -> None:
+    s = BinarySerializer()
+    assert s.dumps(value) == stored
+    assert s.loads(s.dumps(value)) == str(value)
+
+
+@pytest.mark.parametrize("value", [None, True, ["a"], {"a": 1}, (1,), object()])
 def test_binary_rejects_non_text(value: Any) -> None:
     with pytest.raises(TypeError, match=rf"KT_BINARY.*{type(value).__name__}"):
         BinarySerializer().dumps(value)

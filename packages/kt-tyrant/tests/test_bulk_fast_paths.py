@@ -35,7 +35,7 @@ def test_varied_lengths_and_non_utf8_keys(tt_client, tt_client_factory, tt_serve
 
 
 @pytest.mark.parametrize("keys, error", [
-    (["a", 1], InvalidTypeError),
+    (["a", True], InvalidTypeError),
     ([b"a", None], InvalidTypeError),
     (["a", "\udc80"], InvalidArgumentError),
     ("abc", InvalidTypeError),

@@ -6,26 +6,40 @@ caller's code keeps working.
 
 ::
 
-    KtError
+    KtError (kt 0.9.6: KyotoTycoonError)
+    ├── ImproperlyConfigured (ValueError)     unusable configuration: unknown serializer, missing extra
     ├── InvalidArgumentError (ValueError)     bad input from the caller, raised before sending
     │   └── InvalidTypeError (TypeError)      ...of the wrong type
     ├── ProtocolError (ValueError)            bad bytes from the network
     │   └── ResponseTooLargeError             a frame over the configured maximum size
     ├── KtConnectionError (ConnectionError)   connect/send/recv failed, connection closed
+    │   │                                     (kt 0.9.6: ServerConnectionError)
     │   └── KtTimeoutError (TimeoutError)     connect or read timed out
     └── ServerError                           the server answered with an error
-        ├── KyotoTycoonError                  Kyoto Tycoon (HTTP status or binary 0xBF)
+        ├── ScriptError                       a server-side script is missing or failed
+        ├── KyotoServerError                  Kyoto Tycoon (HTTP status or binary 0xBF)
         │   ├── LogicalInconsistencyError     HTTP 450
         │   ├── BadRequestError               HTTP 400
         │   ├── NotImplementedByServerError   HTTP 501
-        │   └── InternalServerError           HTTP 500
+        │   ├── InternalServerError           HTTP 500
+        │   └── KyotoScriptError (ScriptError)  play_script failed
         └── TokyoTyrantError                  Tokyo Tyrant non-zero reply code
+            └── TokyoTyrantScriptError (ScriptError)  ext failed
+
+kt 0.9.6's names are aliases here: ``KyotoTycoonError`` is :class:`KtError` (it caught every kt
+error there too) and ``ServerConnectionError`` is :class:`KtConnectionError`.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "KtError",
+    "KyotoTycoonError",
+    "ImproperlyConfigured",
+    "ServerConnectionError",
+    "ScriptError",
+    "KyotoScriptError",
+    "TokyoTyrantScriptError",
     "InvalidArgumentError",
     "InvalidTypeError",
     "ProtocolError",
@@ -33,7 +47,7 @@ __all__ = [
     "KtConnectionError",
     "KtTimeoutError",
     "ServerError",
-    "KyotoTycoonError",
+    "KyotoServerError",
     "LogicalInconsistencyError",
     "BadRequestError",
     "NotImplementedByServerError",
@@ -45,6 +59,15 @@ __all__ = [
 
 class KtError(Exception):
     """Base class of every exception raised by kt."""
+
+
+#: kt 0.9.6's name for the root of its tree.
+KyotoTycoonError = KtError
+
+
+class ImproperlyConfigured(KtError, ValueError):
+    """A client or server manager was given a configuration it cannot use (an unknown serializer, an
+    optional dependency that is not installed, a server program that is not there)."""
 
 
 class InvalidArgumentError(KtError, ValueError):
@@ -71,6 +94,10 @@ class KtTimeoutError(KtConnectionError, TimeoutError):
     """Connecting or waiting for a reply took longer than the configured timeout."""
 
 
+#: kt 0.9.6's name for a connection failure.
+ServerConnectionError = KtConnectionError
+
+
 class ServerError(KtError):
     """The server answered with an error.
 
@@ -90,31 +117,43 @@ class ServerError(KtError):
         return f"{self.message} (code {self.code})"
 
 
-class KyotoTycoonError(ServerError):
+class ScriptError(ServerError):
+    """A server-side script is missing, failed, or the server runs no scripts."""
+
+
+class KyotoServerError(ServerError):
     """Kyoto Tycoon reported an error."""
 
 
-class LogicalInconsistencyError(KyotoTycoonError):
+class LogicalInconsistencyError(KyotoServerError):
     """HTTP 450: missing record, duplicate, cas mismatch, non-numeric increment, bad regex."""
 
 
-class BadRequestError(KyotoTycoonError):
+class BadRequestError(KyotoServerError):
     """HTTP 400: missing or invalid parameters, unknown database or cursor."""
 
 
-class NotImplementedByServerError(KyotoTycoonError):
+class NotImplementedByServerError(KyotoServerError):
     """HTTP 501: unknown procedure, undefined script function, scripting disabled."""
 
 
-class InternalServerError(KyotoTycoonError):
+class InternalServerError(KyotoServerError):
     """HTTP 500: for example a Lua runtime error."""
+
+
+class KyotoScriptError(KyotoServerError, ScriptError):
+    """Kyoto Tycoon's play_script failed: an undefined function, an error it returned, no scripting."""
 
 
 class TokyoTyrantError(ServerError):
     """Tokyo Tyrant answered with a non-zero reply code."""
 
 
-_KT_STATUS: dict[int, type[KyotoTycoonError]] = {
+class TokyoTyrantScriptError(TokyoTyrantError, ScriptError):
+    """Tokyo Tyrant's ext failed: a missing function, one that returned nil, or no extension loaded."""
+
+
+_KT_STATUS: dict[int, type[KyotoServerError]] = {
     450: LogicalInconsistencyError,
     400: BadRequestError,
     501: NotImplementedByServerError,
@@ -122,6 +161,6 @@ _KT_STATUS: dict[int, type[KyotoTycoonError]] = {
 }
 
 
-def kyoto_error_for_status(status: int, message: str) -> KyotoTycoonError:
+def kyoto_error_for_status(status: int, message: str) -> KyotoServerError:
     """Return the exception for a Kyoto Tycoon HTTP error status (not raised)."""
-    return _KT_STATUS.get(status, KyotoTycoonError)(message, status)
+    return _KT_STATUS.get(status, KyotoServerError)(message, status)

@@ -33,7 +33,7 @@ Client side (request encoders, then response readers with the codec.md reader si
 - ``read_play_script(...) -> (next_pos, list[(key, value)])`` (sorted by key by the server)
 
   The server's error reply (the single byte 0xBF) is consumed like any frame and comes back as
-  ``(next_pos, KyotoTycoonError(...))``: an exception *instance*, not raised, so the reader stays
+  ``(next_pos, KyotoServerError(...))``: an exception *instance*, not raised, so the reader stays
   in step with the stream. The client must ``raise`` it (``raise_if_error(result)`` does that);
   it is never ``None``. A no-reply request has no reply: do not call a reader for it.
 
@@ -68,7 +68,7 @@ from ._scan import (
     scan_ktb,
     split_records,
 )
-from .errors import InvalidArgumentError, InvalidTypeError, KyotoTycoonError, ProtocolError
+from .errors import InvalidArgumentError, InvalidTypeError, KyotoServerError, ProtocolError
 from .progress import progress
 from .reader import Partial
 
@@ -293,8 +293,8 @@ def encode_play_script(name: bytes, records: Iterable[tuple[bytes, bytes]], flag
 # ----------------------------------------------------------------------------- client readers
 
 
-def _server_error() -> KyotoTycoonError:
-    return KyotoTycoonError("Kyoto Tycoon binary protocol: the server answered with an error (0xBF)")
+def _server_error() -> KyotoServerError:
+    return KyotoServerError("Kyoto Tycoon binary protocol: the server answered with an error (0xBF)")
 
 
 ReadResult = Union[int, tuple[int, Any], Partial]  # Partial: read_get_bulk_kv, for a large frame still arriving
@@ -314,7 +314,7 @@ def _hits_reader(magic: int, name: str) -> Callable[[Any, int, int, int], ReadRe
         return r[0], r[2]
 
     read.__name__ = read.__qualname__ = name
-    read.__doc__ = f"{name[5:]} reply: ``(next_pos, hits)`` or ``(next_pos, KyotoTycoonError)`` on 0xBF."
+    read.__doc__ = f"{name[5:]} reply: ``(next_pos, hits)`` or ``(next_pos, KyotoServerError)`` on 0xBF."
     return read
 
 
@@ -472,7 +472,7 @@ def read_play_script(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
 
 def raise_if_error(result: Any) -> Any:
     """Raise ``result`` if a reader returned the server's error; otherwise return it unchanged."""
-    if isinstance(result, KyotoTycoonError):
+    if isinstance(result, KyotoServerError):
         raise result
     return result
 

@@ -15,7 +15,7 @@ Client side:
 - ``read_rpc(buf, pos, end, limit) -> int | (next_pos, RpcResult)``: the codec.md reader.
   ``RpcResult``: ``status`` (int), ``records`` (list of ``(key, value)`` in wire order),
   ``close`` (the server will close the connection), ``colenc`` (0 or ``ord("B"/"U"/"Q")``);
-  ``.params()`` -> dict, ``.get(key, default)``, ``.error()`` -> the ``KyotoTycoonError`` for a
+  ``.params()`` -> dict, ``.get(key, default)``, ``.error()`` -> the ``KyotoServerError`` for a
   non-200 status (message = the ``ERROR`` record) or ``None``, ``.raise_for_error()``.
 
 Server side (the stand-in server):
@@ -50,7 +50,7 @@ from ._scan import decode_tsv, scan_http
 from .errors import (
     InvalidArgumentError,
     InvalidTypeError,
-    KyotoTycoonError,
+    KyotoServerError,
     ProtocolError,
     kyoto_error_for_status,
 )
@@ -213,7 +213,7 @@ class RpcResult:
                 return v
         return default
 
-    def error(self) -> KyotoTycoonError | None:
+    def error(self) -> KyotoServerError | None:
         """The exception for a non-200 reply (not raised), or None."""
         if self.status == 200:
             return None

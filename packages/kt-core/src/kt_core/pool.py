@@ -157,6 +157,22 @@ class ConnectionPool:
             # In a child after fork() this closes only the child's descriptor: the parent's socket stays open.
             conn.close()
 
+    def close_idle(self, n: float = 60) -> int:
+        """Close the idle connections unused for ``n`` seconds or more; the number closed."""
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n != n or n < 0:
+            raise InvalidArgumentError(f"close_idle: n must be a number of seconds >= 0, not {n!r}")
+        cutoff = time.monotonic() - n
+        with self._cond:
+            old = [c for c in self._idle if c.last_used <= cutoff]
+            if not old:
+                return 0
+            self._idle = [c for c in self._idle if c.last_used > cutoff]
+        for conn in old:
+            conn._pool_idle = False
+            conn._pool_epoch = None
+            conn.close()
+        return len(old)
+
     def close(self) -> None:
         """Close every idle connection; connections in use are closed when they come back."""
         with self._cond:

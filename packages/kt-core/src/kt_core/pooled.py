@@ -2,18 +2,41 @@
 
 Checks the address and timeout arguments (before anything connects), builds the pool and the
 per-thread binding, holds the retry policy, and gives both clients the same ``checkin()``,
-``close()`` and context-manager behaviour.
+``close()``, ``close_idle()``, ``lua`` and context-manager behaviour.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from .errors import InvalidArgumentError, InvalidTypeError
+from .errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .pool import ConnectionPool, ThreadConnections
 from .retry import RetryPolicy, retry_policy
 
-__all__ = ["PooledClient"]
+__all__ = ["PooledClient", "ScriptRunner"]
+
+
+class ScriptRunner:
+    """``client.lua.name(...)`` is ``client.script("name", ...)``: server-side functions as attributes."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and friends probe dunder names
+        script = self._client.script
+
+        def run_script(*args: Any, **kwargs: Any) -> Any:
+            return script(name, *args, **kwargs)
+
+        run_script.__name__ = name
+        return run_script
+
+    def __repr__(self) -> str:
+        return f"<ScriptRunner for {self._client!r}>"
 
 
 class PooledClient:
@@ -46,6 +69,16 @@ class PooledClient:
         self._conns = ThreadConnections(self.pool)
         self._retry = retry_policy(retry)
 
+    def _init_serializer(self, spec: Any, lookup: Callable[[Any], Any]) -> Any:
+        """``lookup(spec)`` (kt_serializers.get_serializer), its errors raised as the client's own: an unknown
+        name or a missing optional package is ImproperlyConfigured, anything but a serializer InvalidTypeError."""
+        try:
+            return lookup(spec)
+        except (LookupError, ImportError) as exc:
+            raise ImproperlyConfigured(str(exc)) from exc
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from exc
+
     def __enter__(self) -> Any:
         return self
 
@@ -59,3 +92,12 @@ class PooledClient:
     def close(self) -> None:
         """Close the calling thread's connection and every idle pooled one; the client stays usable."""
         self._conns.close()
+
+    def close_idle(self, n: float = 60) -> int:
+        """Close the pooled connections idle for ``n`` seconds or more; the number closed."""
+        return self.pool.close_idle(n)
+
+    @property
+    def lua(self) -> ScriptRunner:
+        """The server's script functions as methods: ``client.lua.myfunc(key="x")`` runs ``script("myfunc", ...)``."""
+        return ScriptRunner(self)

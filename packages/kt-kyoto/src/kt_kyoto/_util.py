@@ -37,7 +37,7 @@ def encode_text(text: str, what: str) -> bytes:
 
 
 def encode_key(key: Any, what: str = "key") -> bytes:
-    """A key as bytes: ``str`` is UTF-8 encoded; anything but str/bytes-like is refused before sending.
+    """A key as bytes: ``str`` is UTF-8 encoded, a number is its text; anything else is refused before sending.
 
     ``what`` names the argument in the exception (``prefix``, ``regex``, ``origin`` go through here too).
     """
@@ -52,7 +52,9 @@ def encode_key(key: Any, what: str = "key") -> bytes:
         return bytes(key)
     if isinstance(key, str):
         return encode_key(str(key), what)
-    raise InvalidTypeError(f"{what} must be str or bytes, not {type(key).__name__}")
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return str(key).encode("ascii")  # as kt 0.9.6 sends a number
+    raise InvalidTypeError(f"{what} must be str, bytes, int or float, not {type(key).__name__}")
 
 
 def decode_key(key: bytes) -> str | bytes:

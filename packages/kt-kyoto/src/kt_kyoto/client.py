@@ -22,7 +22,8 @@ from kt_core.errors import (
     InvalidArgumentError,
     InvalidTypeError,
     KtError,
-    KyotoTycoonError,
+    KyotoScriptError,
+    KyotoServerError,
 )
 from kt_core.kyoto_binary import (
     encode_get_bulk,
@@ -98,7 +99,7 @@ class KyotoTycoon(PooledClient):
     ) -> None:
         self._init_connections(host, port, timeout, connection_pool, retry)
         self.decode_keys = bool(decode_keys)
-        self.serializer = get_serializer(serializer)
+        self.serializer = self._init_serializer(serializer, get_serializer)
         self._dumps = self.serializer.dumps
         self._loads = self.serializer.loads
         self._host_header = host if ":" not in host else f"[{host}]"
@@ -396,7 +397,7 @@ class KyotoTycoon(PooledClient):
         request = encode_play_script(bname, records)
         result = self._request("script", request, read_play_script)
         if result.__class__ is not list:
-            raise KyotoTycoonError(f"script {name!r} failed: {result} (undefined function, "
+            raise KyotoScriptError(f"script {name!r} failed: {result} (undefined function, "
                                    "an error returned by it, or a server without scripting)")
         key_out = decode_key if self.decode_keys else _identity
         if encode_values:
@@ -435,7 +436,7 @@ class KyotoTycoon(PooledClient):
         if result.status == _STATUS_OK:
             value = result.get(b"value")
             if value is None:
-                raise KyotoTycoonError("seize reply without a value")
+                raise KyotoServerError("seize reply without a value")
             return self._loads(value)
         if result.status == _STATUS_LOGIC:
             return None
@@ -474,7 +475,7 @@ class KyotoTycoon(PooledClient):
         try:
             return int(num)
         except ValueError:
-            raise KyotoTycoonError(f"increment reply num is not an integer: {num[:60]!r}") from None
+            raise KyotoServerError(f"increment reply num is not an integer: {num[:60]!r}") from None
 
     def incr_double(self, key: KeyType, n: float = 1.0, orig: float | None = None, db: DbSpec = None,
                     expire_time: ExpireSpec = None) -> float:
@@ -489,7 +490,7 @@ class KyotoTycoon(PooledClient):
             return float(num)
         except ValueError:
             # ktserver prints the result with %f into 128 bytes and marks a longer one with '*' (|result| > 1e126).
-            raise KyotoTycoonError(f"increment_double reply num is not a number: {num[:60]!r}...") from None
+            raise KyotoServerError(f"increment_double reply num is not a number: {num[:60]!r}...") from None
 
     @staticmethod
     def _num(result: RpcResult) -> bytes:
@@ -497,7 +498,7 @@ class KyotoTycoon(PooledClient):
         # The reply of increment / increment_double is the single record num (get() for anything else).
         num = records[0][1] if len(records) == 1 and records[0][0] == b"num" else result.get(b"num")
         if num is None:
-            raise KyotoTycoonError("reply without a num field")
+            raise KyotoServerError("reply without a num field")
         return num
 
     # ------------------------------------------------------------------ HTTP RPC: database
@@ -556,7 +557,7 @@ class KyotoTycoon(PooledClient):
         """The path of the default database (status ``path``)."""
         path = self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"path")
         if path is None:
-            raise KyotoTycoonError("status reply without a path field")
+            raise KyotoServerError("status reply without a path field")
         return path.decode("utf-8", "replace")
 
     # ------------------------------------------------------------------ HTTP RPC: matching
@@ -723,7 +724,7 @@ def _status_int(result: RpcResult, field: bytes) -> int:
     """A status field that must be an integer: a missing or malformed one raises, never reads as 0."""
     text = result.get(field)
     if text is None or not text.lstrip(b"-").isdigit():
-        raise KyotoTycoonError(f"status reply {field.decode()} field is not an integer: {text!r}")
+        raise KyotoServerError(f"status reply {field.decode()} field is not an integer: {text!r}")
     return int(text)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from kt_core.connection import Connection
-from kt_core.errors import KtConnectionError, KyotoTycoonError
+from kt_core.errors import KtConnectionError, KyotoServerError
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool
 
@@ -115,12 +115,12 @@ class Cursor:
 
     def _key_out(self, key: bytes | None) -> Any:
         if key is None:
-            raise KyotoTycoonError("cursor reply without a key")
+            raise KyotoServerError("cursor reply without a key")
         return decode_key(key) if self._client.decode_keys else key
 
     def _value_out(self, value: bytes | None) -> Any:
         if value is None:
-            raise KyotoTycoonError("cursor reply without a value")
+            raise KyotoServerError("cursor reply without a value")
         return self._client._loads(value)
 
     # ------------------------------------------------------------------ moves
@@ -240,7 +240,7 @@ def walk(client: KyotoTycoon, http_db: bytes, cursor_id: int, procedure: str) ->
                     value = result.get(b"value") if want_value else None
                     if (want_key and key is None) or (want_value and value is None):
                         conn.close()
-                        raise KyotoTycoonError(f"{procedure} reply without its record")
+                        raise KyotoServerError(f"{procedure} reply without its record")
                     if want_key and want_value:
                         yield key, value
                     else:

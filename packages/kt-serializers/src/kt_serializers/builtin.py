@@ -59,8 +59,9 @@ class _Named:
 class BinarySerializer(_Named):
     """``KT_BINARY``, the default: values are stored as UTF-8 text and read back as ``str``.
 
-    ``dumps`` encodes ``str`` as UTF-8 and passes ``bytes``/``bytearray``/``memoryview`` through unchanged; any other
-    type (``int``, ``None``, ...) raises ``TypeError``. Convert numbers yourself: the server stores bytes.
+    ``dumps`` encodes ``str`` as UTF-8 and passes ``bytes``/``bytearray``/``memoryview`` through unchanged. An ``int``
+    or ``float`` is stored as its text, ``str(value)``, as kt 0.9.6 stores it (it reads back as that ``str``). Any
+    other type (``None``, ``bool``, containers, objects) raises ``TypeError``.
 
     ``loads`` decodes UTF-8 into ``str``. Bytes that are not valid UTF-8 (a binary value, or one written by another
     client) are returned unchanged as ``bytes`` rather than raising: a client must never crash on a value written
@@ -79,7 +80,9 @@ class BinarySerializer(_Named):
                     from exc
         if isinstance(value, _BYTES_LIKE):
             return _as_bytes(value)
-        raise self._type_error(value, "str, bytes, bytearray or memoryview")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value).encode("ascii")
+        raise self._type_error(value, "str, bytes, bytearray, memoryview, int or float")
 
     def loads(self, data: BytesLike) -> Union[str, bytes]:
         data = _as_bytes(data)

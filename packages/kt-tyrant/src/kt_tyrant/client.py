@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Union
 
-from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
+from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError, TokyoTyrantScriptError
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
 from kt_core.progress import expected_keys, hit_keys
@@ -117,7 +117,9 @@ def _key_slow(key: object) -> bytes:
         return _utf8(key, "key")
     if isinstance(key, (bytes, bytearray)):
         return bytes(key)
-    raise InvalidTypeError(f"tyrant keys must be str or bytes, got {type(key).__name__}")
+    if isinstance(key, (int, float)) and not isinstance(key, bool):
+        return str(key).encode("ascii")  # as kt 0.9.6 sends a number
+    raise InvalidTypeError(f"tyrant keys must be str, bytes, int or float, got {type(key).__name__}")
 
 
 def _text(value: object, what: str, numbers: bool = False) -> bytes:
@@ -179,7 +181,7 @@ class TokyoTyrant(PooledClient):
                 f"Tokyo Tyrant serves a single database: default_db must be 0 or None, got {default_db!r}")
         self._init_connections(host, port, timeout, connection_pool, retry, max_connections)
         self.decode_keys = bool(decode_keys)
-        self.serializer = get_serializer(serializer)
+        self.serializer = self._init_serializer(serializer, get_serializer)
         self._dumps_fn: Callable[[Any], bytes] = self.serializer.dumps
         self._loads: Callable[[bytes], Any] = self.serializer.loads
         # get_part returns a slice of the stored bytes: only text-like serializers can decode one.
@@ -511,7 +513,8 @@ class TokyoTyrant(PooledClient):
         request = encode_ext(fn, raw_key, raw_value, opts)
         r = self._request("ext", request, read_ext)
         if r[1]:
-            raise _failed("ext", r[1], f"function {fn.decode('utf-8', 'replace')!r} is missing or failed")
+            raise TokyoTyrantScriptError(
+                f"tyrant ext failed: function {fn.decode('utf-8', 'replace')!r} is missing or failed", r[1])
         return self._loads(r[2]) if decode_result else r[2]
 
     def misc(self, cmd: str | bytes, args: Iterable[str | bytes | int] | None = None,

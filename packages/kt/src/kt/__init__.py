@@ -7,7 +7,7 @@ This package only re-exports the documented API from the kt packages:
   ``TT_TABLE`` (kt-serializers) and the table index/filter/ordering constants (also in
   :mod:`kt.constants`)
 - :class:`EmbeddedServer`, :class:`EmbeddedTokyoTyrantServer` (kt-embedded)
-- the exception tree rooted at :class:`KtError` (kt-core)
+- the exception tree rooted at :class:`KtError` (kt-core), with kt 0.9.6's names in :mod:`kt.exceptions`
 """
 
 from __future__ import annotations
@@ -15,26 +15,32 @@ from __future__ import annotations
 from kt_core import IMPLEMENTATION
 from kt_core.errors import (
     BadRequestError,
+    ImproperlyConfigured,
     InternalServerError,
     InvalidArgumentError,
     InvalidTypeError,
     KtConnectionError,
     KtError,
     KtTimeoutError,
+    KyotoScriptError,
+    KyotoServerError,
     KyotoTycoonError,
     LogicalInconsistencyError,
     NotImplementedByServerError,
     ProtocolError,
     ResponseTooLargeError,
+    ScriptError,
+    ServerConnectionError,
     ServerError,
     TokyoTyrantError,
+    TokyoTyrantScriptError,
 )
 from kt_embedded import STANDIN, EmbeddedServer, EmbeddedServerError, EmbeddedTokyoTyrantServer
 from kt_kyoto import KyotoTycoon
 from kt_serializers import Serializer, UnknownSerializerError, available_serializers, get_serializer
 from kt_tyrant import QueryBuilder, TokyoTyrant
 
-from . import constants
+from . import constants, exceptions
 from .constants import *  # noqa: F403
 from .constants import __all__ as _constants_all
 
@@ -53,6 +59,7 @@ __all__ = [
     "available_serializers",
     "get_serializer",
     "constants",
+    "exceptions",
     "IMPLEMENTATION",
     "KtError",
     "InvalidArgumentError",
@@ -62,11 +69,17 @@ __all__ = [
     "KtConnectionError",
     "KtTimeoutError",
     "ServerError",
+    "KyotoServerError",
+    "KyotoScriptError",
     "KyotoTycoonError",
+    "ImproperlyConfigured",
+    "ScriptError",
+    "ServerConnectionError",
     "LogicalInconsistencyError",
     "BadRequestError",
     "NotImplementedByServerError",
     "InternalServerError",
     "TokyoTyrantError",
+    "TokyoTyrantScriptError",
     *_constants_all,
 ]
