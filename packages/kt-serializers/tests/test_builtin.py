@@ -71,8 +71,8 @@ def test_binary_loads_leaves_invalid_utf8_as_bytes() -> None:
     assert BinarySerializer().loads(b"\xff\xfe\x00") == b"\xff\xfe\x00"
 
 
-@pytest.mark.parametrize(("value", "stored"), [(1, b"1"), (-42, b"-42"), (1.5, b"1.5"), (2**70, b"1180591620717411303424"),
-                                             (float("inf"), b"inf")])
+@pytest.mark.parametrize(("value", "stored"), [
+    (1, b"1"), (-42, b"-42"), (1.5, b"1.5"), (2**70, b"1180591620717411303424"), (float("inf"), b"inf")])
 def test_binary_stores_numbers_as_their_text_like_kt_096(value: Any, stored: bytes) -> None:
     s = BinarySerializer()
     assert s.dumps(value) == stored
