@@ -166,3 +166,68 @@ def test_no_server_survives_interpreter_exit(tmp_path) -> None:
     while not _process_gone(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _process_gone(pid), f"stand-in server {pid} survived its parent"
+
+
+# ------------------------------------------------------------------ kt 0.9.6's options: serializer, quiet, pid
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("cls", MANAGERS, ids=["kt", "tt"])
+def test_serializer_option_reaches_the_client(cls: type, kt_backend: str) -> None:
+    from kt_serializers import KT_JSON
+
+    with cls(server=_backend_server(cls, kt_backend), serializer=KT_JSON) as server:
+        client = server.client
+        client.set("doc", {"a": [1, 2]})
+        assert client.get("doc") == {"a": [1, 2]}
+        assert client.get_raw("doc") == b'{"a":[1,2]}'
+        assert server.make_client().get("doc") == {"a": [1, 2]}  # make_client too
+        assert server.make_client(serializer="binary").get("doc") == '{"a":[1,2]}'  # an explicit option wins
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("cls", MANAGERS, ids=["kt", "tt"])
+def test_pid_is_the_running_process(cls: type, kt_backend: str) -> None:
+    server = cls(server=_backend_server(cls, kt_backend))
+    assert server.pid is None
+    server.run()
+    try:
+        pid = server.pid
+        assert isinstance(pid, int) and pid == server.process.pid
+        os.kill(pid, 0)  # a live process
+    finally:
+        server.stop()
+    assert server.pid is None
+    assert _process_gone(pid)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("cls", MANAGERS, ids=["kt", "tt"])
+def test_quiet_discards_the_server_output(cls: type, kt_backend: str, capfd: pytest.CaptureFixture[str]) -> None:
+    with cls(server=_backend_server(cls, kt_backend), quiet=True) as server:
+        server.client.set("k", "v")
+        assert server.client.get("k") == "v"
+    assert server.output == ""
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("cls", MANAGERS, ids=["kt", "tt"])
+def test_quiet_false_echoes_the_server_output(cls: type, kt_backend: str, capfd: pytest.CaptureFixture[str]) -> None:
+    with cls(server=_backend_server(cls, kt_backend), quiet=False) as server:
+        server.client.set("k", "v")
+    echoed = capfd.readouterr().err
+    assert server.output and server.output.splitlines()[0] in echoed
+
+
+@pytest.mark.parametrize("cls", MANAGERS, ids=["kt", "tt"])
+def test_client_of_a_stopped_server_raises_a_kt_error(cls: type) -> None:
+    from kt_core.errors import KyotoTycoonError  # kt 0.9.6's root name
+
+    server = cls(server=STANDIN)
+    with pytest.raises(KyotoTycoonError, match="not running"):
+        server.client  # noqa: B018
+    server.run()
+    server.stop()
+    with pytest.raises(EmbeddedServerError, match="not running"):
+        server.client  # noqa: B018

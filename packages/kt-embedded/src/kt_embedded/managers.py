@@ -5,6 +5,9 @@ on ``PATH`` it says so (a :class:`ServerNotInstalledWarning` naming the executab
 get it) and runs the bundled stand-in server instead, through the same interface. Pass
 ``server=STANDIN`` to choose the stand-in deliberately, or an explicit path to insist on a
 real binary (a missing one is then an error, never a silent substitute).
+
+kt 0.9.6's keyword options work too: ``serializer=`` (for the ``client`` property), ``quiet=``
+and the ``pid`` property.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from kt_core.errors import KtError
+
 __all__ = [
     "STANDIN",
     "EmbeddedServer",
@@ -46,8 +51,8 @@ _PORT_RANGE = (20000, 32767)
 _RUNNING: weakref.WeakSet[_Manager] = weakref.WeakSet()
 
 
-class EmbeddedServerError(RuntimeError):
-    """The server could not be started (the message carries its own output)."""
+class EmbeddedServerError(KtError, RuntimeError):
+    """The server could not be started, or is not running (the message carries its own output)."""
 
 
 class ServerNotInstalledWarning(UserWarning):
@@ -113,6 +118,8 @@ class _Manager:
         stop_timeout: float = 5.0,
         cwd: str | None = None,
         output_lines: int = 200,
+        serializer: Any = None,
+        quiet: bool | None = None,
     ) -> None:
         self.server = self.executable if server is None else server
         self.host = host
@@ -121,6 +128,9 @@ class _Manager:
         self.database = database
         self.server_args = list(server_args or [])
         self.client_options = dict(client_options or {})
+        if serializer is not None:
+            self.client_options["serializer"] = serializer
+        self.quiet = quiet
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.cwd = cwd
@@ -168,8 +178,14 @@ class _Manager:
 
     @property
     def output(self) -> str:
-        """The last lines the server printed."""
+        """The last lines the server printed (none with ``quiet=True``)."""
         return "\n".join(self._output)
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs, else None."""
+        process = self.process
+        return process.pid if process is not None and process.poll() is None else None
 
     def run(self) -> bool:
         """Start the server; return True once it accepts connections.
@@ -240,8 +256,15 @@ class _Manager:
             return False
 
     def _drain_output(self, stream: IO[bytes]) -> None:
+        # The pipe is read even with quiet=True: a server blocked on a full pipe would stop answering.
+        quiet, echo = self.quiet is True, self.quiet is False
         for line in iter(stream.readline, b""):
-            self._output.append(line.decode("utf-8", "replace").rstrip("\n"))
+            if quiet:
+                continue
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            self._output.append(text)
+            if echo:
+                print(text, file=sys.stderr, flush=True)
         stream.close()
 
     def _wait_for_output(self) -> None:
@@ -294,6 +317,8 @@ class _Manager:
     @property
     def client(self) -> Any:
         """A client bound to the server, made with ``client_options`` (created once)."""
+        if not self.is_running:
+            raise EmbeddedServerError("the server is not running; call run() first")
         if self._client is None:
             self._client = self.make_client()
         return self._client
@@ -305,6 +330,11 @@ class EmbeddedServer(_Manager):
     ``database`` is one database spec or a list of them (``*`` in-memory hash, ``%`` in-memory
     tree, or a file name); ``server_args`` are extra command-line arguments (e.g.
     ``["-scr", "script.lua"]``). With no ``port``, a free port in 20000-32767 is used.
+
+    Keyword options: ``serializer`` for the :attr:`client` (and :meth:`make_client`) clients;
+    ``quiet=True`` discards the server's output, ``quiet=False`` echoes it to stderr as it comes,
+    and the default keeps its last lines in :attr:`output` (shown in startup errors) without
+    printing them; ``client_options``, ``startup_timeout``, ``stop_timeout``, ``cwd``.
     """
 
     executable = "ktserver"
@@ -328,7 +358,8 @@ class EmbeddedTokyoTyrantServer(_Manager):
     """Run a Tokyo Tyrant server (``ttserver``, or the stand-in) as a subprocess.
 
     ``database``: ``*`` in-memory hash (default), ``+`` in-memory tree, or a file name whose
-    extension picks the type (``.tch`` hash, ``.tcb`` B+ tree, ``.tct`` table).
+    extension picks the type (``.tch`` hash, ``.tcb`` B+ tree, ``.tct`` table). Keyword options
+    as for :class:`EmbeddedServer` (``serializer``, ``quiet``, ...).
     """
 
     executable = "ttserver"
