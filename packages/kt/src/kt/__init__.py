@@ -36,7 +36,7 @@ from kt_core.errors import (
     TokyoTyrantScriptError,
 )
 from kt_embedded import STANDIN, EmbeddedServer, EmbeddedServerError, EmbeddedTokyoTyrantServer
-from kt_kyoto import KyotoTycoon
+from kt_kyoto import KyotoTycoon, deserialize_dict, deserialize_list, serialize_dict, serialize_list
 from kt_serializers import Serializer, UnknownSerializerError, available_serializers, get_serializer
 from kt_tyrant import QueryBuilder, TokyoTyrant
 
@@ -58,6 +58,10 @@ __all__ = [
     "UnknownSerializerError",
     "available_serializers",
     "get_serializer",
+    "serialize_list",
+    "deserialize_list",
+    "serialize_dict",
+    "deserialize_dict",
     "constants",
     "exceptions",
     "IMPLEMENTATION",

@@ -68,3 +68,40 @@ function count(inmap, outmap)
   outmap["count"] = tostring(kt.db:count())
   return kt.RVSUCCESS
 end
+
+-- listdump: answers dump = kt.arraydump of the input values, in the order of their keys
+function listdump(inmap, outmap)
+  local names = {}
+  for name in pairs(inmap) do
+    table.insert(names, name)
+  end
+  table.sort(names)
+  local values = {}
+  for i, name in ipairs(names) do
+    values[i] = inmap[name]
+  end
+  outmap["dump"] = kt.arraydump(values)
+  return kt.RVSUCCESS
+end
+
+-- listload: answers the elements of kt.arrayload(dump) under their positions "1", "2", ...
+function listload(inmap, outmap)
+  for i, data in ipairs(kt.arrayload(inmap["dump"])) do
+    outmap[tostring(i)] = data
+  end
+  return kt.RVSUCCESS
+end
+
+-- mapdump: answers dump = kt.mapdump of the input records
+function mapdump(inmap, outmap)
+  outmap["dump"] = kt.mapdump(inmap)
+  return kt.RVSUCCESS
+end
+
+-- mapload: answers the entries of kt.mapload(dump)
+function mapload(inmap, outmap)
+  for name, data in pairs(kt.mapload(inmap["dump"])) do
+    outmap[name] = data
+  end
+  return kt.RVSUCCESS
+end

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kt_core.errors import BadRequestError, LogicalInconsistencyError
+from kt_core.kyoto_lists import deserialize_dict, deserialize_list, serialize_dict, serialize_list
 
 
 def echo(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
@@ -67,3 +68,25 @@ def fetch(inmap: dict[bytes, bytes], db: Any) -> dict[bytes, bytes]:
 def count(inmap: dict[bytes, bytes], db: Any) -> dict[bytes, bytes]:
     """``count`` = the number of records in the first database."""
     return {b"count": str(db.count()).encode()}
+
+
+def listdump(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """``dump`` = the input values as ``kt.arraydump`` writes them, in the order of their keys."""
+    return {b"dump": serialize_list([inmap[name] for name in sorted(inmap)])}
+
+
+def listload(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """The elements of ``kt.arrayload(dump)`` under their positions ``1``, ``2``, ..."""
+    items = deserialize_list(inmap.get(b"dump", b""), decode_values=False)
+    return {str(i).encode(): item for i, item in enumerate(items, 1)}  # type: ignore[misc]
+
+
+def mapdump(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """``dump`` = the input records as ``kt.mapdump`` writes them."""
+    return {b"dump": serialize_dict(inmap)}
+
+
+def mapload(inmap: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """The entries of ``kt.mapload(dump)``."""
+    entries = deserialize_dict(inmap.get(b"dump", b""), decode_values=False)
+    return {k if isinstance(k, bytes) else k.encode(): v for k, v in entries.items()}  # type: ignore[misc]
