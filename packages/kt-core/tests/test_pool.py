@@ -123,6 +123,43 @@ def test_idle_connection_older_than_max_idle_time_is_not_reused(make_server: Any
     pool.close()
 
 
+def test_close_idle_closes_only_connections_idle_for_n_seconds(make_server: Any) -> None:
+    server = make_server()
+    pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
+    old, recent, busy = pool.acquire(), pool.acquire(), pool.acquire()
+    for conn, key in ((old, b"a"), (recent, b"b"), (busy, b"c")):
+        _get(conn, key)
+    pool.release(old)
+    time.sleep(0.3)
+    _get(recent, b"d")
+    pool.release(recent)
+    assert pool.close_idle(0.2) == 1  # only `old` has been idle that long; `busy` is in use
+    assert old.closed and not recent.closed and not busy.closed
+    assert pool.idle_count == 1 and pool.in_use_count == 1
+    assert pool.acquire() is recent
+    assert pool.close_idle() == 0  # the default: 60 seconds
+    with pytest.raises(InvalidArgumentError):
+        pool.close_idle(-1)
+    pool.release(recent)
+    pool.release(busy)
+    assert pool.close_idle(0) == 2
+    assert pool.idle_count == 0
+
+
+def test_client_close_idle_uses_its_pool(make_server: Any) -> None:
+    from kt_core.pooled import PooledClient
+
+    server = make_server()
+    client = PooledClient()
+    client._init_connections("127.0.0.1", server.port, 2)
+    _get(client._conns.get(), b"a")
+    client.checkin()
+    assert client.pool.idle_count == 1
+    assert client.close_idle(60) == 0
+    assert client.close_idle(0) == 1
+    assert client.pool.idle_count == 0
+
+
 def test_stale_connection_closed_by_the_server_is_not_reused(make_server: Any) -> None:
     server = make_server()
     pool = ConnectionPool("127.0.0.1", server.port, timeout=2)
