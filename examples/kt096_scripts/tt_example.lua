@@ -1,0 +1,14 @@
+-- Functions the kt 0.9.6 sample program calls through tt.lua (ttserver -ext tt_example.lua).
+-- tt_example.py defines the same functions in Python for kt's Tokyo Tyrant stand-in.
+
+-- greet: answers "hello, " .. key
+function greet(key, value)
+  return "hello, " .. key
+end
+
+-- swap: stores value under key and answers the value it replaced ("" if there was none)
+function swap(key, value)
+  local previous = _get(key)
+  _put(key, value)
+  return previous or ""
+end
