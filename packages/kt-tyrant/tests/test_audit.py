@@ -184,8 +184,8 @@ def test_copy_writes_a_file(tt_btree_client: TokyoTyrant, tmp_path: Path) -> Non
     target = tmp_path / "backup.tcb"
     _is(tt_btree_client.copy(str(target)), bool, True)
     assert target.is_file() and target.stat().st_size > 0
-    with pytest.raises(TokyoTyrantError):
-        tt_btree_client.copy(str(tmp_path / "no-such-dir" / "x.tcb"))
+    # A failed copy (False) is in test_client_kt096.py, on an in-memory database: on a file database
+    # ttserver keeps the copy's error afterwards, which would change later tests on this shared server.
     _is(tt_btree_client.get("k1"), str, "v" * 100)
 
 

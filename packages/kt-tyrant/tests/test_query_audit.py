@@ -96,11 +96,7 @@ def test_query_builder_lists_are_read_as_the_tokens_given(tt_table_client: Tokyo
 @pytest.mark.server
 def test_query_builder_result_types(tt_table_client: TokyoTyrant) -> None:
     _load(tt_table_client, indexed=False)
-    q = QueryBuilder()
-    assert q.filter("n", OP_NUM_GE, 5) is q  # every builder method chains
-    assert q.order_by("n", ORDER_NUM_DESC) is q
-    assert q.limit(2) is q
-    assert q.offset(1) is q
+    q = QueryBuilder().filter("n", OP_NUM_GE, 5).order_by("n", ORDER_NUM_DESC).limit(2).offset(1)
     keys = q.execute(tt_table_client)
     assert type(keys) is list and keys == ["3", "1"] and all(type(k) is str for k in keys)
     rows = q.get(tt_table_client)

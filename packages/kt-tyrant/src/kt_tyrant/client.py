@@ -5,28 +5,49 @@ Every method is one request and one reply on the calling thread's pooled connect
 request bytes and reply codes to return values.
 
 Reply codes. Tokyo Tyrant answers every failure with code 1, whatever the cause, so a code can
-only be read as an expected outcome where the command has one:
+only be read as an expected outcome where the command has one. Where the API documents "boolean
+indicating success", code 1 is that refusal and the method returns ``False``:
 
-==================  ===================================  ===========================================
-method              command                              code 1 means
-==================  ===================================  ===========================================
-get, get_raw        get                                  missing key -> ``None``
-remove              out                                  missing key -> ``0``
-add                 putkeep                              key exists -> ``False``
-exists, length      vsiz                                 missing key -> ``False`` / ``None``
-get_part            misc getpart                         missing key or start past the end -> ``False``
-error               misc error                           not a file database -> ``None``
-everything else     ...                                  :class:`TokyoTyrantError` (code, message)
-==================  ===================================  ===========================================
+============================  =======================  ==============================================================
+method                        command                  code 1 means
+============================  =======================  ==============================================================
+get, get_raw                  get                      missing key -> ``None``
+remove                        out                      missing key -> ``0``
+add                           putkeep                  key exists -> ``False``
+exists, length                vsiz                     missing key -> ``False`` / ``None``
+get_part                      misc getpart             missing key or start past the end -> ``False``
+error                         misc error               not a file database -> ``None``
+misc                          misc                     the function refused (or does not exist) -> ``None``
+set, append, addshl           put, putcat, putshl      refused (``ttserver -mask put``...) -> ``False``
+clear                         vanish                   refused (``-mask vanish``) -> ``False``
+synchronize, optimize         sync, optimize           refused (``-mask sync``...) -> ``False``
+copy                          copy                     the copy failed (a missing directory...) -> ``False``
+restore                       restore                  no update-log directory, or a replay failed -> ``False``
+set_master                    setmst                   refused (``-mask setmst``) -> ``False``
+set_bulk, remove_bulk         misc putlist, outlist    refused -> ``False``
+setdup, setdupback            misc putdup, putdupback  not a B+ tree file database -> ``False``
+set_index                     misc setindex            not a table database... -> ``False``; raises with check_exists
+optimize_index, delete_index  misc setindex            not a table database, no such index -> ``False``
+clear_cache, defragment       misc cacheclear, defrag  an in-memory database -> ``False``
+search(cmd="out")             misc search              not a table database -> ``False``
+QueryBuilder.delete           misc search              not a table database -> ``False``
+everything else               ...                      :class:`TokyoTyrantError` (code, message)
+============================  =======================  ==============================================================
+
+ttserver answers a ``-mask``-ed *misc* call with code 0 and nothing done, so the misc-based methods
+cannot see that refusal (they return True, ``misc`` an empty list).
 
 A reply code other than 0 or 1 is never expected and always raises. Connection failures raise
-:class:`~kt_core.errors.KtConnectionError`, bad reply bytes :class:`~kt_core.errors.ProtocolError`:
-neither is ever turned into ``False`` or ``None``.
+:class:`~kt_core.errors.KtConnectionError`, bad reply bytes :class:`~kt_core.errors.ProtocolError`,
+bad arguments :class:`~kt_core.errors.InvalidArgumentError` / ``InvalidTypeError`` before anything
+is sent: none of them is ever turned into ``False`` or ``None``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Union
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError, TokyoTyrantScriptError
@@ -55,7 +76,9 @@ from kt_core.tyrant import (
     encode_putkeep,
     encode_putnr,
     encode_putshl,
+    encode_restore,
     encode_rnum,
+    encode_setmst,
     encode_size,
     encode_stat,
     encode_sync,
@@ -78,7 +101,9 @@ from kt_core.tyrant import (
     read_putcat,
     read_putkeep,
     read_putshl,
+    read_restore,
     read_rnum,
+    read_setmst,
     read_size,
     read_stat,
     read_sync,
@@ -98,7 +123,9 @@ _ITER_BATCH_MAX = 1024
 _SEARCH_COMMANDS = ("get", "out", "count")
 # misc commands safe to repeat after an unknown outcome; any other (putlist adds duplicates on a B+ tree
 # file, putdup, genuid, setindex with keep...) is sent as operation "misc", which is never retried.
-_MISC_RETRYABLE = frozenset({"getpart", "outlist", "range", "regex", "search", "error"})
+_MISC_RETRYABLE = frozenset({"getpart", "outlist", "range", "regex", "search", "error", "cacheclear", "defrag"})
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 def _utf8(text: str, what: str) -> bytes:
@@ -133,6 +160,19 @@ def _text(value: object, what: str, numbers: bool = False) -> bytes:
     raise InvalidTypeError(f"tyrant {what} must be str or bytes, got {type(value).__name__}")
 
 
+def _search_expression(expression: object) -> bytes:
+    """One misc search argument: bytes/str as given, or a kt 0.9.6 tuple joined with NUL (as its _pack_misc_cmd)."""
+    if isinstance(expression, (tuple, list)):
+        parts = []
+        for item in expression:
+            part = _text(item if isinstance(item, (str, bytes, bytearray)) else str(item), "search expression item")
+            if b"\x00" in part:
+                raise InvalidArgumentError(f"tyrant search: an expression item cannot contain a NUL byte: {item!r}")
+            parts.append(part)
+        return b"\x00".join(parts)
+    return _text(expression, "search expression")
+
+
 def _count(value: object, what: str, default: int) -> int:
     if value is None:
         return default
@@ -146,6 +186,40 @@ def _count(value: object, what: str, default: int) -> int:
 def _failed(command: str, code: int, detail: str = "") -> TokyoTyrantError:
     message = f"tyrant {command} failed" + (f": {detail}" if detail else "")
     return TokyoTyrantError(message, code)
+
+
+def _timestamp(value: object, what: str) -> int:
+    """A replication time stamp in microseconds since the epoch, as the server takes it.
+
+    A number is taken as microseconds already. A naive ``datetime`` is local time, converted as kt
+    0.9.6 does (``mktime(timetuple()) * 1e6 + microsecond``); an aware one uses its own offset.
+    """
+    if isinstance(value, datetime.datetime):
+        if value.utcoffset() is not None:
+            value = (value - _EPOCH) // _MICROSECOND
+        else:
+            try:
+                seconds = time.mktime(value.timetuple())
+            except (OverflowError, ValueError) as exc:
+                raise InvalidArgumentError(f"tyrant {what}: {value!r} is out of range: {exc}") from None
+            value = int(seconds) * 1000000 + value.microsecond
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidTypeError(f"tyrant {what} must be microseconds (an int) or a datetime, got {type(value).__name__}")
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidArgumentError(f"tyrant {what} must be a finite number, got {value!r}")
+        value = int(value)
+    if not 0 <= value < 1 << 64:
+        raise InvalidArgumentError(f"tyrant {what} must be >= 0 microseconds since the epoch, got {value!r}")
+    return value
+
+
+def _options(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(f"tyrant {what}: options must be an int, got {type(value).__name__}")
+    if not 0 <= value < 1 << 32:
+        raise InvalidArgumentError(f"tyrant {what}: options must be in 0..2**32-1, got {value!r}")
+    return value
 
 
 class TokyoTyrant(PooledClient):
@@ -246,9 +320,21 @@ class TokyoTyrant(PooledClient):
             raise _failed(f"misc {command}", code)
         return items
 
+    def _misc_bool(self, command: str, args: Iterable[bytes], update_log: bool = True) -> bool:
+        """True on success, False when the server refuses (code 1); any other code raises."""
+        code, _ = self._misc(command, args, update_log)
+        if code:
+            if code == 1:
+                return False
+            raise _failed(f"misc {command}", code)
+        return True
+
     def _simple(self, command: str, request: bytes, read_fn: Callable[..., Any]) -> bool:
+        """True on success, False when the server refuses (code 1); any other code raises."""
         r = self._request(command, request, read_fn)
         if r[1]:
+            if r[1] == 1:
+                return False
             raise _failed(command, r[1])
         return True
 
@@ -277,7 +363,7 @@ class TokyoTyrant(PooledClient):
         return r[2]
 
     def set(self, key: KeyType, value: Any) -> bool:
-        """Store ``value`` (serialized) under ``key``, overwriting. True; a failure raises."""
+        """Store ``value`` (serialized) under ``key``, overwriting. True; False if the server refused."""
         if key.__class__ is str:
             try:
                 key = key.encode("utf-8")
@@ -292,6 +378,8 @@ class TokyoTyrant(PooledClient):
         request = encode_put(key, data)
         r = self._request("set", request, read_put)
         if r[1]:
+            if r[1] == 1:
+                return False
             raise _failed("put", r[1])
         return True
 
@@ -316,11 +404,15 @@ class TokyoTyrant(PooledClient):
         return True
 
     def append(self, key: KeyType, value: Any) -> bool:
-        """Append the serialized ``value`` to the record (putcat; creates it if missing). True."""
+        """Append the serialized ``value`` to the record (putcat; creates it if missing).
+
+        True; False if the server refused."""
         return self._simple("putcat", encode_putcat(_key_slow(key), self._dumps(value)), read_putcat)
 
     def addshl(self, key: KeyType, value: Any, width: int) -> bool:
-        """Append ``value`` then keep only the last ``width`` bytes of the record (putshl). True."""
+        """Append ``value`` then keep only the last ``width`` bytes of the record (putshl).
+
+        True; False if the server refused."""
         if not isinstance(width, int) or isinstance(width, bool):
             raise InvalidTypeError(f"tyrant addshl: width must be an int, got {type(width).__name__}")
         return self._simple("putshl", encode_putshl(_key_slow(key), self._dumps(value), width), read_putshl)
@@ -340,15 +432,13 @@ class TokyoTyrant(PooledClient):
     def setdup(self, key: KeyType, value: Any) -> bool:
         """Store ``value``; on a B+ tree file database an existing key keeps its old values too (misc putdup).
 
-        The in-memory tree and the hash databases refuse it: that raises TokyoTyrantError.
+        True; False where the server refuses it: the in-memory tree, the hash and table databases.
         """
-        self._misc_ok("putdup", [_key_slow(key), self._dumps(value)])
-        return True
+        return self._misc_bool("putdup", [_key_slow(key), self._dumps(value)])
 
     def setdupback(self, key: KeyType, value: Any) -> bool:
         """Like :meth:`setdup`, but the new value goes before the existing ones (misc putdupback)."""
-        self._misc_ok("putdupback", [_key_slow(key), self._dumps(value)])
-        return True
+        return self._misc_bool("putdupback", [_key_slow(key), self._dumps(value)])
 
     def get_part(self, key: KeyType, start: int | None = None, end: int | None = None) -> Any:
         """Part of the value of ``key``: ``end`` bytes (all if None) from offset ``start`` (0 if None).
@@ -463,7 +553,7 @@ class TokyoTyrant(PooledClient):
         return items
 
     def set_bulk(self, __data: Mapping[KeyType, Any] | None = None, **kwargs: Any) -> bool:
-        """Store several records in one request (misc putlist). True; a failure raises.
+        """Store several records in one request (misc putlist). True; False if the server refused.
 
         On a B+ tree *file* database (``.tcb``) the server's putlist adds duplicates (it calls
         putdup): an existing key keeps its old value first. Use :meth:`set` there to overwrite.
@@ -472,8 +562,7 @@ class TokyoTyrant(PooledClient):
         if not items:
             return True
         args = [x for kv in items for x in kv]
-        self._misc_ok("putlist", args)
-        return True
+        return self._misc_bool("putlist", args)
 
     def update(self, __data: Mapping[KeyType, Any] | None = None, db: int | None = None,
                expire_time: int | None = None, **kwargs: Any) -> bool:
@@ -486,15 +575,17 @@ class TokyoTyrant(PooledClient):
         return self.set_bulk(__data, **kwargs)
 
     def remove_bulk(self, keys: Iterable[KeyType]) -> bool:
-        """Remove several keys in one request (misc outlist); missing keys are ignored. True."""
+        """Remove several keys in one request (misc outlist); missing keys are ignored.
+
+        True; False if the server refused."""
         if isinstance(keys, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant remove_bulk: keys must be a list of keys, not a single key")
         if not isinstance(keys, Iterable):
             raise InvalidTypeError(f"tyrant remove_bulk: keys must be a list of keys, got {type(keys).__name__}")
         raw = [_key_slow(k) for k in keys]
-        if raw:
-            self._misc_ok("outlist", raw)
-        return True
+        if not raw:
+            return True
+        return self._misc_bool("outlist", raw)
 
     # ------------------------------------------------------------------ scripting and misc
 
@@ -518,10 +609,12 @@ class TokyoTyrant(PooledClient):
         return self._loads(r[2]) if decode_result else r[2]
 
     def misc(self, cmd: str | bytes, args: Iterable[str | bytes | int] | None = None,
-             update_log: bool = True) -> list[bytes]:
-        """Run a misc database function; its result list of bytes. A failure raises TokyoTyrantError.
+             update_log: bool = True) -> list[bytes] | None:
+        """Run a misc database function: its result list of bytes, or None if the server refused
+        (code 1: a missing record for ``get``, a function the database lacks...).
 
-        ``update_log=False`` keeps the call out of the server's update log (RDBMONOULOG).
+        ``args`` are str (sent as UTF-8), bytes or ints (decimal). ``update_log=False`` keeps the
+        call out of the server's update log (RDBMONOULOG).
         """
         if isinstance(args, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant misc: args must be a list, not a single string")
@@ -530,13 +623,15 @@ class TokyoTyrant(PooledClient):
         request = encode_misc(name, raw, 0 if update_log else RDBMONOULOG)
         r = self._request("misc", request, read_misc)
         if r[1]:
+            if r[1] == 1:
+                return None
             raise _failed(f"misc {name.decode('utf-8', 'replace')}", r[1])
         return r[2]
 
     # ------------------------------------------------------------------ database
 
     def clear(self) -> bool:
-        """Remove every record (vanish). True."""
+        """Remove every record (vanish). True; False if the server refused."""
         return self._simple("vanish", encode_vanish(), read_vanish)
 
     def status(self) -> dict[str, int | float | str]:
@@ -586,16 +681,67 @@ class TokyoTyrant(PooledClient):
             return -1, text
 
     def optimize(self, options: str | bytes = "") -> bool:
-        """Rebuild the database with tuning ``options`` (e.g. ``"bnum=1000"``). True."""
+        """Rebuild the database with tuning ``options`` (e.g. ``"bnum=1000"``). True; False if refused."""
         return self._simple("optimize", encode_optimize(_text(options, "optimize options")), read_optimize)
 
     def synchronize(self) -> bool:
-        """Flush the database to disk (sync). True."""
+        """Flush the database to disk (sync). True; False if the server refused."""
         return self._simple("sync", encode_sync(), read_sync)
 
     def copy(self, path: str | bytes) -> bool:
-        """Copy the database file to ``path`` on the server (copy). True."""
+        """Copy the database file to ``path`` on the server (copy). True; False if the copy failed
+        (a missing directory, say; an in-memory database copies to a ``.tch``/``.tcb``... path only).
+
+        A file database whose copy failed may keep reporting that error (see :attr:`error`).
+        """
         return self._simple("copy", encode_copy(_text(path, "copy path")), read_copy)
+
+    def restore(self, path: str | bytes, timestamp: int | float | datetime.datetime, options: int = 0) -> bool:
+        """Replay the update logs in directory ``path`` on the server (restore), from ``timestamp`` on.
+
+        ``timestamp``: microseconds since the epoch, or a ``datetime`` (a naive one is local time);
+        records logged before it are skipped. ``options``: ``1`` (RDBROCHKCON) fails on the first
+        record whose replay does not end as it did when logged. True; False if ``path`` is not a
+        directory or a replay failed.
+        """
+        request = encode_restore(_text(path, "restore path"), _timestamp(timestamp, "restore timestamp"),
+                                 _options(options, "restore"))
+        # Never retried, whatever the policy: replaying the same log twice doubles every putcat/addint in it.
+        r = self._conns.get().request(request, read_restore)
+        if r[1]:
+            if r[1] == 1:
+                return False
+            raise _failed("restore", r[1])
+        return True
+
+    def set_master(self, host: str | bytes, port: int, timestamp: int | float | datetime.datetime,
+                   options: int = 0) -> bool:
+        """Make the server replicate from the master at ``host``:``port`` (setmst), from ``timestamp`` on.
+
+        ``timestamp`` as for :meth:`restore` (0: from where the server's replication time stamp
+        file says); an empty ``host`` stops replication. ``options``: ``1`` (RDBROCHKCON) checks
+        consistency. True; False if the server refused. :meth:`status` then shows ``mhost``,
+        ``mport`` and (once the server has started replicating) ``rts``.
+        """
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise InvalidTypeError(f"tyrant set_master: port must be an int, got {type(port).__name__}")
+        if not 0 <= port < 1 << 31:
+            raise InvalidArgumentError(f"tyrant set_master: port must be >= 0, got {port}")
+        request = encode_setmst(_text(host, "master host"), port, _timestamp(timestamp, "set_master timestamp"),
+                                _options(options, "set_master"))
+        return self._simple("setmst", request, read_setmst)
+
+    def clear_cache(self) -> bool:
+        """Clear the database's record cache (misc cacheclear). True; False on an in-memory database."""
+        return self._misc_bool("cacheclear", [], update_log=False)
+
+    def defragment(self, nsteps: int | None = None) -> bool:
+        """Defragment the database file (misc defrag): ``nsteps`` steps, or all of it when None.
+
+        True; False on an in-memory database.
+        """
+        args = [] if nsteps is None else [b"%d" % _count(nsteps, "defragment nsteps", 0)]
+        return self._misc_bool("defrag", args)
 
     # ------------------------------------------------------------------ ranges and iteration
 
@@ -689,10 +835,20 @@ class TokyoTyrant(PooledClient):
         decode = self._decode_key
         return [(decode(rec[0]), loads(rec[1] if len(rec) > 1 else b"")) for rec in records]
 
-    def items(self) -> list[tuple[KeyType, Any]]:
-        """Every ``(key, value)`` (misc iterinit/iternext). Not safe while another client iterates:
-        see :meth:`keys`."""
-        return self._misc_iterate(None)
+    def items(self, start_key: KeyType | None = None) -> list[tuple[KeyType, Any]]:
+        """Every ``(key, value)`` (misc iterinit/iternext), in the iterator's order; from ``start_key``
+        on if one is given (as :meth:`iter_from`, but a list: a B+ tree file's duplicates all appear).
+
+        As in kt 0.9.6 an empty ``start_key`` (``""``/``b""``) starts at the beginning, like None.
+        Not safe while another client iterates: see :meth:`keys`.
+        """
+        if start_key is None or (isinstance(start_key, (str, bytes, bytearray)) and not start_key):
+            return self._misc_iterate(None)
+        return self._misc_iterate(_key_slow(start_key))
+
+    def __iter__(self) -> Iterator[KeyType]:
+        """Iterate over every key (:meth:`keys`: all of them are read first)."""
+        return iter(self.keys())
 
     def iter_from(self, start_key: KeyType) -> dict[KeyType, Any]:
         """Records from ``start_key`` on, in the iterator's order (key order on a B+ tree).
@@ -723,40 +879,49 @@ class TokyoTyrant(PooledClient):
     # ------------------------------------------------------------------ table databases
 
     def set_index(self, name: str | bytes, index_type: int, check_exists: bool = False) -> bool:
-        """Create an ``INDEX_*`` index on column ``name`` (misc setindex). True.
+        """Create an ``INDEX_*`` index on column ``name`` (misc setindex); an existing one is replaced.
 
-        With ``check_exists`` an existing index makes the server fail: TokyoTyrantError.
+        True; False if the server refused (not a table database). With ``check_exists`` the
+        server refuses an existing index, and that raises TokyoTyrantError (as the API documents).
         """
         if index_type not in INDEX_TYPES or isinstance(index_type, bool):
             raise InvalidArgumentError(f"index_type must be an INDEX_* constant, got {index_type!r}")
         kind = index_type | INDEX_KEEP if check_exists else index_type
-        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % kind])
-        return True
+        args = [_text(name, "column name"), b"%d" % kind]
+        if check_exists:
+            self._misc_ok("setindex", args)
+            return True
+        return self._misc_bool("setindex", args)
 
     def optimize_index(self, name: str | bytes) -> bool:
-        """Optimize the index on column ``name``. True."""
-        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % INDEX_OPTIMIZE])
-        return True
+        """Optimize the index on column ``name``. True; False if refused (no such index, not a table)."""
+        return self._misc_bool("setindex", [_text(name, "column name"), b"%d" % INDEX_OPTIMIZE])
 
     def delete_index(self, name: str | bytes) -> bool:
-        """Remove the index on column ``name``. True (a missing index raises TokyoTyrantError)."""
-        self._misc_ok("setindex", [_text(name, "column name"), b"%d" % INDEX_VOID])
-        return True
+        """Remove the index on column ``name``. True; False if refused (no such index, not a table)."""
+        return self._misc_bool("setindex", [_text(name, "column name"), b"%d" % INDEX_VOID])
 
-    def search(self, expressions: Iterable[str | bytes], cmd: str | None = None) -> Any:
-        """Run a table query (misc search) built from ``expressions`` (see QueryBuilder.build_search).
+    def search(self, expressions: Iterable[str | bytes | tuple[Any, ...] | list[Any]], cmd: str | None = None) -> Any:
+        """Run a table query (misc search) built from ``expressions``.
+
+        Each expression is one misc argument: bytes/str as :meth:`QueryBuilder.build_search` gives
+        them (``b"addcond\\0col\\0op\\0value"``), or kt 0.9.6's tuples such as
+        ``("addcond", column, op, value)``, ``("setorder", column, type)``, ``("setlimit", max, skip)``,
+        whose items are joined with NUL (non-text items as ``str(item)``).
 
         ``cmd`` None: the matching primary keys; ``"get"``: ``[(key, value), ...]``; ``"count"``: an
-        int; ``"out"``: remove the matches, True.
+        int; ``"out"``: remove the matches, True (False if the server refused: not a table database).
         """
         if isinstance(expressions, (str, bytes, bytearray)):
             raise InvalidTypeError("tyrant search: expressions must be a list")
         if cmd is not None and cmd not in _SEARCH_COMMANDS:
             raise InvalidArgumentError(f"tyrant search: cmd must be None, 'get', 'out' or 'count', got {cmd!r}")
-        args = [_text(e, "search expression") for e in expressions]
+        args = [_search_expression(e) for e in expressions]
         if cmd is not None:
             args.append(cmd.encode("ascii"))
-        items = self._misc_ok("search", args, update_log=(cmd == "out"))
+        if cmd == "out":
+            return self._misc_bool("search", args)
+        items = self._misc_ok("search", args, update_log=False)
         if cmd is None:
             return self._decode_keys(items)
         if cmd == "count":
@@ -764,8 +929,6 @@ class TokyoTyrant(PooledClient):
                 return int(items[0])
             except (IndexError, ValueError):
                 raise _failed("misc search", 0, f"count reply {items!r} is not a number") from None
-        if cmd == "out":
-            return True
         loads = self._loads
         decode = self._decode_key
         out = []

@@ -76,7 +76,16 @@ def _check_int(value: object, what: str, minimum: int) -> int:
 
 
 class QueryBuilder:
-    """Construct and execute table queries. Every builder method returns the builder (chainable).
+    """Construct and execute table queries.
+
+    As in kt 0.9.6, ``filter``, ``order_by``, ``limit`` and ``offset`` each return a NEW builder
+    (a :meth:`clone` with the change) and leave this one as it was, so a base query can be
+    refined in several ways::
+
+        adults = QueryBuilder().filter("age", OP_NUM_GE, 18)
+        oldest = adults.order_by("age", ORDER_NUM_DESC).limit(3)   # adults is unchanged
+
+    Assign the result: ``q.filter(...)`` on its own line changes nothing.
 
     ``order_by`` keeps only the last ordering given: Tokyo Tyrant 1.1.41 orders by one column.
     """
@@ -91,34 +100,50 @@ class QueryBuilder:
         return (f"<QueryBuilder conditions={len(self._conditions)} order={self._order!r} "
                 f"limit={self._limit} offset={self._offset}>")
 
+    def clone(self) -> QueryBuilder:
+        """A copy of this query (conditions, ordering, limit and offset); changing one leaves the other."""
+        other = QueryBuilder()
+        other._conditions = list(self._conditions)
+        other._order = self._order
+        other._limit = self._limit
+        other._offset = self._offset
+        return other
+
     def filter(self, column: str | bytes, op: int, value: Any) -> QueryBuilder:
-        """Add a condition; ``op`` is an ``OP_*`` constant, optionally or-ed with OP_NEGATE/OP_NOINDEX."""
+        """A new query with this condition added; ``op`` is an ``OP_*`` constant, optionally or-ed with
+        OP_NEGATE/OP_NOINDEX. Arguments are checked here, before anything is sent."""
         col = _name(column, "column")
         if not isinstance(op, int) or isinstance(op, bool) or (op & ~_FLAGS) not in ALL_OPS or op < 0:
             raise InvalidArgumentError(f"query operator must be an OP_* constant (| OP_NEGATE, OP_NOINDEX), got {op!r}")
         expr = encode_expression(op, value)
-        self._conditions.append(b"addcond\x00" + col + b"\x00" + str(op).encode("ascii") + b"\x00" + expr)
-        return self
+        other = self.clone()
+        other._conditions.append(b"addcond\x00" + col + b"\x00" + str(op).encode("ascii") + b"\x00" + expr)
+        return other
 
     def order_by(self, column: str | bytes, ordering: int | None = None) -> QueryBuilder:
-        """Order results by ``column`` (``ORDER_*``, default ORDER_STR_ASC)."""
+        """A new query with results ordered by ``column`` (``ORDER_*``, default ORDER_STR_ASC)."""
         col = _name(column, "column")
         if ordering is None:
             ordering = ORDER_STR_ASC
         if ordering not in ORDERS or isinstance(ordering, bool):
             raise InvalidArgumentError(f"query ordering must be an ORDER_* constant, got {ordering!r}")
-        self._order = b"setorder\x00" + col + b"\x00" + str(ordering).encode("ascii")
-        return self
+        other = self.clone()
+        other._order = b"setorder\x00" + col + b"\x00" + str(ordering).encode("ascii")
+        return other
 
     def limit(self, limit: int | None = None) -> QueryBuilder:
-        """At most ``limit`` results (None: no limit)."""
-        self._limit = None if limit is None else _check_int(limit, "limit", 0)
-        return self
+        """A new query returning at most ``limit`` results (None: no limit)."""
+        checked = None if limit is None else _check_int(limit, "limit", 0)
+        other = self.clone()
+        other._limit = checked
+        return other
 
     def offset(self, offset: int | None = None) -> QueryBuilder:
-        """Skip the first ``offset`` results (None: none)."""
-        self._offset = None if offset is None else _check_int(offset, "offset", 0)
-        return self
+        """A new query skipping the first ``offset`` results (None: none)."""
+        checked = None if offset is None else _check_int(offset, "offset", 0)
+        other = self.clone()
+        other._offset = checked
+        return other
 
     def build_search(self) -> list[bytes]:
         """The misc ``search`` arguments of this query (without the final command)."""
@@ -143,5 +168,5 @@ class QueryBuilder:
         return client.search(self.build_search(), "count")
 
     def delete(self, client: TokyoTyrant) -> bool:
-        """Remove the matching records; True on success."""
+        """Remove the matching records; True on success, False if the server refused (not a table database)."""
         return client.search(self.build_search(), "out")
