@@ -286,10 +286,12 @@ class Database:
         return 0, []
 
     def misc_defrag(self, args: list[bytes]) -> Result:
-        return 0, []
+        # tcadb has defrag and cacheclear for the file databases only: on `*` and `+` they are unknown
+        # functions, code 1 (checked on ttserver 1.1.41).
+        return (0 if self.file_based else 1), []
 
     def misc_cacheclear(self, args: list[bytes]) -> Result:
-        return 0, []
+        return (0 if self.file_based else 1), []
 
     def misc_vanish(self, args: list[bytes]) -> Result:
         return (0 if self.vanish() else 1), []
@@ -359,6 +361,13 @@ class HashDB(Database):
         self._data.clear()
         self._iter = None
         return True
+
+    def iterinit(self, start: Optional[bytes] = None) -> bool:
+        if start is not None and not self.file_based and start not in self._data:
+            # tcmdbiterinit2 (the `*` database) ignores a missing key: the iterator stays where it was and
+            # misc iterinit still answers code 0 (checked on ttserver 1.1.41). The .tch file fails instead.
+            return True
+        return super().iterinit(start)
 
 
 class TreeDB(Database):
@@ -456,7 +465,9 @@ class TreeDB(Database):
         i = bisect.bisect_left(self._keys, start if start is not None else b"")
         if i >= len(self._keys):
             self._cursor = None
-            if start is not None:
+            if start is not None and self.file_based:
+                # tcbdbcurjump past the last key fails; the `+` tree's tctreeiterinit2 just leaves nothing
+                # to iterate, code 0 (checked on ttserver 1.1.41).
                 return self._fail(TCENOREC)
             self._iter = []
             return True

@@ -1,8 +1,9 @@
 """Tokyo Tyrant 1.1.41 stand-in server: the real binary protocol over an in-memory database.
 
-Run as ``python -m kt_embedded.standin.tyrant [-host H] [-port P] [-ext script.py] [-log FILE] DB``
-(DB: ``*`` hash, ``+`` tree, ``x.tch``, ``x.tcb``, ``x.tct`` table; ``-port 0`` picks a free port
-and prints it), or in-process::
+Run as ``python -m kt_embedded.standin.tyrant [-host H] [-port P] [-ext script.py] [-log FILE]
+[-mask EXPR] [-unmask EXPR] DB`` (DB: ``*`` hash, ``+`` tree, ``x.tch``, ``x.tcb``, ``x.tct`` table;
+``-port 0`` picks a free port and prints it; ``-mask``/``-unmask`` forbid commands as ttserver's
+do, see :func:`command_mask`), or in-process::
 
     with TokyoTyrantStandin(port=0, database="x.tct", scripts={"echo": echo}) as server:
         ... server.port ...
@@ -11,6 +12,10 @@ The wire format comes from :mod:`kt_core.tyrant` (``parse_request`` and the repl
 module only decides what each command does and which reply code the real server would send.
 An ext script is a Python callable ``fn(key: bytes, value: bytes, db) -> bytes | None`` (None is
 failure); ``db`` is a :class:`ScriptDB`.
+
+``restore`` replays the update-log files (``00000001.ulog``...) of a real ttserver ``-ulog``
+directory; the stand-in writes no update log itself. ``setmst`` is remembered (``stat`` shows it)
+but the stand-in never replicates.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import argparse
 import importlib.util
 import inspect
 import os
+import re
 import resource
+import struct
 import sys
 import threading
 import time
@@ -28,11 +35,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from kt_core import tyrant as tt
+from kt_core.errors import ProtocolError
 
 from .base import Session, StandinServer, common_arguments
 from .tt_db import Database, open_database
 
-__all__ = ["TokyoTyrantStandin", "ScriptDB", "load_scripts", "main"]
+__all__ = ["TokyoTyrantStandin", "ScriptDB", "command_mask", "load_scripts", "main"]
 
 ExtFunction = Callable[[bytes, bytes, "ScriptDB"], Optional[bytes]]
 
@@ -40,6 +48,46 @@ _STAT_COUNTERS = ["put", "putkeep", "putcat", "putshl", "putnr", "out", "get", "
                   "iternext", "fwmkeys", "addint", "adddouble", "ext", "sync", "optimize", "vanish", "copy",
                   "restore", "setmst", "rnum", "size", "stat", "misc", "repl"]
 _START = time.time()
+
+# ttserver's command numbers (TTSEQ*, in order) and the -mask groups after them (getcmdmask).
+_MASK_NAMES = ["put", "putkeep", "putcat", "putshl", "putnr", "out", "get", "mget", "vsiz", "iterinit", "iternext",
+               "fwmkeys", "addint", "adddouble", "ext", "sync", "optimize", "vanish", "copy", "restore", "setmst",
+               "rnum", "size", "stat", "misc", "repl", "slave", "allorg", "allmc", "allhttp", "allread", "allwrite",
+               "allmanage"]
+_MASK_BIT = {name: 1 << i for i, name in enumerate(_MASK_NAMES)}
+_MASK_GROUP = dict.fromkeys(["put", "putkeep", "putcat", "putshl", "putnr", "out", "addint", "adddouble", "vanish",
+                             "misc"], "allwrite")
+_MASK_GROUP.update(dict.fromkeys(["get", "mget", "vsiz", "iterinit", "iternext", "fwmkeys", "rnum", "size", "stat"],
+                                 "allread"))
+_MASK_GROUP.update(dict.fromkeys(["sync", "optimize", "copy", "restore", "setmst"], "allmanage"))
+_ALL_MASK = (1 << 64) - 1
+_HEX_PREFIX = re.compile(r"[0-9a-fA-F]*")
+
+
+def command_mask(expr: str) -> int:
+    """The bits ttserver's ``-mask``/``-unmask`` EXPR names: command names (``put``, ``misc``...), the
+    groups ``all``, ``allorg``, ``allread``, ``allwrite``, ``allmanage`` (and ``allmc``, ``allhttp``),
+    or ``0x`` hex numbers; separated by spaces or commas, case-insensitive; unknown names are ignored."""
+    mask = 0
+    for name in re.split(r"[ ,]", expr):
+        low = name.lower()
+        if low.startswith("0x"):
+            digits = _HEX_PREFIX.match(low, 2)
+            mask |= int(digits.group(0), 16) if digits and digits.group(0) else 0
+        elif low == "all":
+            mask |= _ALL_MASK
+        elif low in _MASK_BIT:
+            mask |= _MASK_BIT[low]
+    return mask & _ALL_MASK
+
+
+# An update-log record (tculog): magic 0xC9, time stamp (usec), sid, mid, message size; then the
+# message: the request as the client sent it (misc without its options field) and a last byte 0 if
+# the command succeeded when it was logged.
+_ULOG_HEAD = struct.Struct(">BQHHI")
+_ULOG_MAGIC = 0xC9
+_ULOG_NAME = re.compile(r"([0-9]+)")
+_TIME_DEVIANCE_US = 30 * 1000000  # TCULTMDEVALW: how far before the time stamp the reader starts looking
 
 
 class ScriptDB:
@@ -115,7 +163,7 @@ class TokyoTyrantStandin(StandinServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, database: str = "*",
                  scripts: Union[Mapping[str, ExtFunction], str, os.PathLike[str], None] = None,
                  workdir: Union[str, os.PathLike[str], None] = None, log: Optional[str] = None,
-                 **kwargs: Any) -> None:
+                 mask: int = 0, **kwargs: Any) -> None:
         self.db = open_database(database)  # fail on a bad spec before binding
         if scripts is None:
             self.scripts: dict[str, ExtFunction] = {}
@@ -131,6 +179,8 @@ class TokyoTyrantStandin(StandinServer):
         self._count_lock = threading.Lock()
         self._log = open(log, "a", encoding="utf-8") if log else None
         self.master: tuple[bytes, int] = (b"", 0)
+        self.rts = 0  # the replication time stamp stat reports while a master is set
+        self.mask = mask  # -mask: forbidden commands (command_mask bits)
 
     # -- protocol hooks ------------------------------------------------------------------
     def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
@@ -140,6 +190,8 @@ class TokyoTyrantStandin(StandinServer):
         command, fields = request
         with self._count_lock:
             self.counts[command] += 1
+        if self.mask and self._forbidden(command):
+            return self._forbidden_reply(command)
         if command == "ext":
             return self._ext(**fields)
         with self.db.lock:
@@ -158,6 +210,37 @@ class TokyoTyrantStandin(StandinServer):
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def _forbidden(self, command: str) -> bool:
+        bits = _MASK_BIT[command]
+        if command != "repl":
+            bits |= _MASK_BIT["allorg"]
+        group = _MASK_GROUP.get(command)
+        if group is not None:
+            bits |= _MASK_BIT[group]
+        return bool(self.mask & bits)
+
+    def _forbidden_reply(self, command: str) -> Optional[bytes]:
+        """What ttserver 1.1.41 answers a -mask'ed command (logging "forbidden"): mostly code 1, but an
+        empty success for mget, fwmkeys and misc, 0 for rnum and size, only the counters for stat."""
+        self.log(f"do_{command}: forbidden")
+        if command == "putnr":
+            return None
+        if command == "mget":
+            return tt.encode_mget_reply(0, [])
+        if command == "fwmkeys":
+            return tt.encode_fwmkeys_reply(0, [])
+        if command == "misc":
+            return tt.encode_misc_reply(0, [])
+        if command == "rnum":
+            return tt.encode_rnum_reply(0)
+        if command == "size":
+            return tt.encode_size_reply(0)
+        if command == "stat":
+            return tt.encode_stat_reply({k: v for k, v in self.status().items() if k.startswith("cnt_")})
+        if command == "get":
+            self._miss("get")
+        return tt.encode_code_reply(1)
 
     def _miss(self, kind: str) -> None:
         with self._count_lock:
@@ -268,11 +351,90 @@ class TokyoTyrantStandin(StandinServer):
         return tt.encode_code_reply(0)
 
     def _cmd_restore(self, path: bytes, ts: int, opts: int) -> bytes:
-        # The stand-in keeps no update log, so there is never anything to restore from.
-        return tt.encode_code_reply(1)
+        return tt.encode_code_reply(0 if self.restore(self._path(path), ts, bool(opts & tt.RDBROCHKCON)) else 1)
+
+    def restore(self, directory: Path, ts: int, check: bool = False) -> bool:
+        """tculogadbrestore: replay the update logs in ``directory`` logged at ``ts`` (usec) or later.
+
+        False if ``directory`` is not a directory, a message cannot be replayed, or (``check``) a
+        replay does not end as it did when logged. A bad or cut-off record ends the replay quietly.
+        """
+        if not directory.is_dir():
+            return False
+        numbers = [int(m.group(1)) for m in map(_ULOG_NAME.match, os.listdir(directory))
+                   if m is not None and m.string.endswith(".ulog")]
+        last = max([n for n in numbers if (directory / f"{n:08d}.ulog").is_file()] or [1])
+        since = ts - _TIME_DEVIANCE_US if ts > _TIME_DEVIANCE_US else 0
+        first = 1
+        for n in range(last, 0, -1):  # tculrdnew: back from the newest file to one begun before `since`
+            try:
+                with open(directory / f"{n:08d}.ulog", "rb") as f:
+                    head = f.read(9)  # the first record's magic and time stamp
+            except OSError:
+                break
+            first = n
+            if len(head) == 9 and since >= struct.unpack(">Q", head[1:9])[0]:
+                break
+        for n in range(first, last + 1):
+            try:
+                data = (directory / f"{n:08d}.ulog").read_bytes()
+            except OSError:
+                return True
+            pos = 0
+            while pos + _ULOG_HEAD.size <= len(data):  # a file ending inside a record's head: the next file
+                magic, stamp, _sid, _mid, size = _ULOG_HEAD.unpack_from(data, pos)
+                message = data[pos + _ULOG_HEAD.size:pos + _ULOG_HEAD.size + size]
+                if magic != _ULOG_MAGIC or len(message) < size:
+                    return True  # tculrdread stops at a bad magic byte or a cut-off message: no error
+                pos += _ULOG_HEAD.size + size
+                if stamp < ts:
+                    continue
+                outcome = self._redo(message)
+                if outcome is None or (check and not outcome):
+                    return False
+        return True
+
+    def _redo(self, message: bytes) -> Optional[bool]:
+        """tculogadbredo: apply one logged command. None if it cannot be replayed, else whether it ended
+        as logged (the message's last byte is 0 when the command had succeeded)."""
+        if len(message) < 3 or message[0] != tt.MAGIC:
+            return None
+        succeeded = message[-1] == 0
+        body = message[:-1]
+        if message[1] == 0x90:  # misc: the log leaves out the request's options field
+            body = body[:6] + b"\x00\x00\x00\x00" + body[6:]
+        try:
+            parsed = tt.parse_request(body, 0, len(body), len(body) + 1)
+        except ProtocolError:
+            return None
+        if isinstance(parsed, int) or parsed[0] != len(body):
+            return None
+        command, fields = parsed[1]
+        db = self.db
+        if command in ("put", "putkeep", "putcat", "out"):
+            ok = getattr(db, command)(**fields)
+        elif command == "putshl":
+            ok = db.putshl(fields["key"], fields["value"], fields["width"])
+        elif command == "addint":
+            return db.addint(fields["key"], fields["num"]) is not None or not succeeded
+        elif command == "adddouble":
+            return db.adddouble(fields["key"], fields["num"]) is not None or not succeeded
+        elif command in ("sync", "optimize"):
+            ok = True
+        elif command == "vanish":
+            ok = db.vanish()
+        elif command == "misc":
+            ok = db.misc(fields["name"].decode("latin-1"), fields["args"])[0] == 0
+        else:
+            return None
+        return bool(ok) == succeeded
 
     def _cmd_setmst(self, host: bytes, port: int, ts: int, opts: int) -> bytes:
-        self.master = (host, port)  # accepted and remembered; the stand-in never replicates
+        # Accepted and remembered (stat shows it); the stand-in never replicates. ttserver writes a time
+        # stamp above 0 to its replication time stamp file, and stat reports it as rts.
+        self.master = (host, port)
+        if ts > 0:
+            self.rts = ts
         return tt.encode_code_reply(0)
 
     def _cmd_rnum(self) -> bytes:
@@ -301,18 +463,32 @@ class TokyoTyrantStandin(StandinServer):
             "version": "1.1.41", "libver": 324, "protver": "0.91", "os": "Linux" if sys.platform.startswith("linux")
             else sys.platform, "time": f"{time.time():.6f}", "pid": os.getpid(), "sid": 0,
             "type": self.db.type_name, "path": self.database, "rnum": self.db.rnum(), "size": self.db.size(),
-            "bigend": 1 if sys.byteorder == "big" else 0, "fd": self._listener.fileno(),
-            "loadavg": float(load), "memsize": 0, "memrss": usage.ru_maxrss * 1024,
-            "ru_user": float(usage.ru_utime), "ru_sys": float(usage.ru_stime), "ru_real": time.time() - _START,
+            "bigend": 1 if sys.byteorder == "big" else 0,
         }
-        if self.master[0]:
+        if self.master[0]:  # where ttserver puts them: after bigend
             st["mhost"] = self.master[0].decode("utf-8", "replace")
             st["mport"] = self.master[1]
+            st["rts"] = self.rts
+            st["delay"] = max(time.time() - self.rts / 1000000.0, 0.0)
+        st.update({
+            "fd": self._listener.fileno(), "loadavg": float(load), "memsize": 0, "memrss": usage.ru_maxrss * 1024,
+            "ru_user": float(usage.ru_utime), "ru_sys": float(usage.ru_stime), "ru_real": time.time() - _START,
+        })
         for name in _STAT_COUNTERS:
             st[f"cnt_{name}"] = self.counts[name]
         for name in ("put", "out", "get"):
             st[f"cnt_{name}_miss"] = self.misses[name]
         return st
+
+
+class _MaskAction(argparse.Action):
+    """-mask / -unmask, kept in command-line order: (option, EXPR) pairs."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        ops = list(getattr(namespace, self.dest, None) or [])
+        ops.append((option_string, values))
+        setattr(namespace, self.dest, ops)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -324,8 +500,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("database", nargs="?", default="*", help="*, +, or a name ending .tch, .tcb or .tct")
     # ttserver's other options are accepted (so one command line serves both) and ignored;
     # anything else is an error, as with ttserver.
-    for flag in ("-thnum", "-tout", "-pid", "-ulog", "-ulim", "-sid", "-mhost", "-mport", "-rts", "-skel", "-mul",
-                 "-mask", "-unmask"):
+    parser.add_argument("-mask", dest="mask_ops", action=_MaskAction, metavar="EXPR",
+                        help="forbid the commands EXPR names, as ttserver -mask (e.g. put,misc or allwrite)")
+    parser.add_argument("-unmask", dest="mask_ops", action=_MaskAction, metavar="EXPR",
+                        help="allow again the commands EXPR names (after -mask)")
+    for flag in ("-thnum", "-tout", "-pid", "-ulog", "-ulim", "-sid", "-mhost", "-mport", "-rts", "-skel", "-mul"):
         parser.add_argument(flag, dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
     for flag in ("-dmn", "-kl", "-ld", "-le", "-uas", "-rcc"):
         parser.add_argument(flag, action="store_true", dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
@@ -336,9 +515,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"tyrant stand-in: {args.ext}: the stand-in runs Python ext scripts (.py), not Lua; "
               "use the real ttserver for Lua", file=sys.stderr)
         return 2
+    mask = 0
+    for op, expr in args.mask_ops or ():  # in command-line order, as ttserver applies them
+        mask = mask | command_mask(expr) if op == "-mask" else mask & ~command_mask(expr)
     try:
         server = TokyoTyrantStandin(args.host, args.port, args.database, scripts=args.ext, log=args.log,
-                                    max_request_size=args.max_request_size)
+                                    max_request_size=args.max_request_size, mask=mask)
     except (ValueError, OSError) as exc:
         print(f"tyrant stand-in: {exc}", file=sys.stderr)
         return 1
