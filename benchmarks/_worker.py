@@ -338,9 +338,7 @@ class Bench:
         c = self.ttq()
         queries = []
         for q in range(10):
-            qb = QueryBuilder()
-            qb.filter("num", OP_NUM_BETWEEN, [q * 1000, q * 1000 + 99])
-            queries.append(qb)
+            queries.append(QueryBuilder().filter("num", OP_NUM_BETWEEN, [q * 1000, q * 1000 + 99]))
 
         def one(i: int) -> None:
             if len(queries[i % 10].execute(c)) != 100:
