@@ -661,3 +661,9 @@ def test_items_start_key_type_is_checked_before_sending() -> None:
     client._conns = _NoSend(client.pool)
     with pytest.raises(InvalidTypeError):
         client.items(start_key=["k"])  # type: ignore[arg-type]
+
+
+def test_path_names_the_database(tt_client: TokyoTyrant, tt_btree_client: TokyoTyrant) -> None:
+    assert tt_client.path == "*"
+    assert tt_btree_client.path.endswith(".tcb")
+    assert tt_btree_client.path == tt_btree_client.status()["path"]

@@ -663,6 +663,14 @@ class TokyoTyrant(PooledClient):
         return r[2]
 
     @property
+    def path(self) -> str:
+        """The database's path as the server names it (stat ``path``): the file, or ``*``/``+`` in memory."""
+        path = self.status().get("path")
+        if not isinstance(path, str):
+            raise _failed("stat", 0, f"the reply has no path field: {path!r}")
+        return path
+
+    @property
     def error(self) -> tuple[int, str] | None:
         """``(code, message)`` of the database's last error (misc error), e.g. ``(0, 'success')``.
 
