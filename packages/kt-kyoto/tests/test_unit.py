@@ -262,11 +262,11 @@ def test_incr_parsing_and_errors() -> None:
     assert http_records(conn.sent[1])[1][b"num"] == b"0.5"
 
 
-def test_status_numbers_parsed_and_match_order() -> None:
+def test_status_values_raw_bytes_and_match_order() -> None:
     client = KyotoTycoon()
     fake(client, encode_reply(200, {b"count": b"3", b"path": b"*", b"ratio": b"0.5"}),
          encode_reply(200, {b"_b": b"0", b"_a": b"1", b"num": b"2"}))
-    assert client.status() == {"count": 3, "path": "*", "ratio": 0.5}
+    assert client.status() == {"count": b"3", "path": b"*", "ratio": b"0.5"}
     assert client.match_prefix("") == ["b", "a"]  # the server's order, not the TSV's
 
 

@@ -93,6 +93,7 @@ def test_cursor_method_raises_on_server_error(name: str, status: int, error: typ
     cur = client.cursor()
     conn = OneReply(encode_reply(status, {b"ERROR": b"DB: 1: some server error"}))
     cur._conn = conn  # type: ignore[assignment]
+    cur._valid = True  # on a record: reads and writes ask the server (a cursor not valid answers None/False itself)
     with pytest.raises(error, match="some server error"):
         CURSOR_CALLS[name](cur)
     cur._state[0] = False  # nothing to delete on a server that never existed

@@ -17,7 +17,6 @@ __all__ = [
     "encode_text",
     "expire_to_xt",
     "http_db",
-    "parse_number",
 ]
 
 KeyType = Union[str, bytes, bytearray, memoryview]
@@ -134,17 +133,3 @@ def _expire_to_xt(expire_time: Any) -> int:
         return int(expire_time)
     raise InvalidTypeError(
         f"expire_time must be an int (seconds), a timedelta or a datetime, not {type(expire_time).__name__}")
-
-
-def parse_number(text: str) -> int | float | str:
-    """A status/report value: int or float when it is one, else the text."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    if not any(c.isdigit() for c in text):
-        return text  # "nan", "inf" and friends stay text
-    try:
-        return float(text)
-    except ValueError:
-        return text

@@ -12,6 +12,7 @@ only for a name or an index other than 0) before sending.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import threading
 from collections.abc import Generator, Iterable, Mapping
@@ -55,7 +56,6 @@ from ._util import (
     encode_text,
     expire_to_xt,
     http_db,
-    parse_number,
 )
 from .cursor import Cursor, walk
 
@@ -508,13 +508,57 @@ class KyotoTycoon(PooledClient):
         self._rpc_ok("clear", ((b"DB", self._hdb(db)),))
         return True
 
-    def status(self, db: DbSpec = None) -> dict[str, Any]:
-        """The database's status fields (numbers as int/float)."""
-        return _fields(self._rpc_ok("status", ((b"DB", self._hdb(db)),)))
+    def status(self, db: DbSpec = None) -> dict[Any, bytes]:
+        """The database's status: field name -> the server's raw value (bytes), as kt 0.9.6 returns it.
 
-    def report(self) -> dict[str, Any]:
-        """The server's report on itself and every database (numbers as int/float)."""
-        return _fields(self._rpc_ok("report", ()))
+        Names are str (bytes with ``decode_keys=False``); e.g. ``status()["count"] == b"3"``.
+        :meth:`count`, :attr:`size` and :attr:`path` read the numbers and the path.
+        """
+        return self._raw_fields(self._rpc_ok("status", ((b"DB", self._hdb(db)),)))
+
+    def report(self) -> dict[Any, bytes]:
+        """The server's report on itself and every database: field name -> raw value (bytes), as kt 0.9.6
+        returns it; e.g. ``report()["db_0"]`` is ``b"count=0 size=... path=*"``."""
+        return self._raw_fields(self._rpc_ok("report", ()))
+
+    def _raw_fields(self, result: RpcResult) -> dict[Any, bytes]:
+        if self.decode_keys:
+            return {decode_key(k): v for k, v in result.records}
+        return dict(result.records)
+
+    def ulog_list(self) -> list[tuple[Any, int, datetime.datetime]]:
+        """The server's update log files, in its order (by name): ``(path, size, last_update)`` each.
+
+        ``path`` is the file's path as the server names it (str; bytes with ``decode_keys=False``),
+        ``size`` its size in bytes (int), ``last_update`` the time stamp of its newest update as a naive
+        local ``datetime`` (the epoch for a file with no update yet). The server flushes its log every
+        0.1 s, so a write shows here up to 0.1 s later. A server started without ``-ulog`` raises
+        BadRequestError.
+        """
+        files = []
+        for path, meta in self._rpc_ok("ulog_list", ()).records:
+            size, sep, ts = meta.partition(b":")
+            if not (sep and size.isdigit() and ts.isdigit()):
+                raise KyotoServerError(f"ulog_list reply for {path[:60]!r} is not size:timestamp: {meta[:60]!r}")
+            files.append((self._key_out(path), int(size), _ulog_datetime(int(ts))))
+        return files
+
+    def ulog_remove(self, max_dt: datetime.datetime | None) -> bool:
+        """Remove the update log files whose newest update is at or before ``max_dt`` (None: now), except
+        the newest file, which the server keeps writing. True on success; a server started without
+        ``-ulog`` raises BadRequestError, one that fails to remove a file InternalServerError.
+
+        A naive ``max_dt`` is local time (as :meth:`datetime.datetime.timestamp` reads it).
+        """
+        if max_dt is None:
+            max_dt = datetime.datetime.now()
+        elif not isinstance(max_dt, datetime.datetime):
+            raise InvalidTypeError(f"max_dt must be a datetime, not {type(max_dt).__name__}")
+        ts = _datetime_ns(max_dt)
+        # The server reads ts as a signed 64-bit number: past that (the year 2262) every file qualifies,
+        # which is what no ts at all means to it.
+        self._rpc_ok("ulog_remove", ((b"ts", b"%d" % ts),) if ts <= _INT64_MAX else ())
+        return True
 
     def synchronize(self, hard: bool = False, command: str | None = None, db: DbSpec = None) -> bool:
         """Synchronize the database to its file (``hard``: to the device), then run ``command`` if given."""
@@ -589,6 +633,10 @@ class KyotoTycoon(PooledClient):
         """Keys starting with ``prefix`` (at most ``max_keys``)."""
         return self._match("match_prefix", [(b"prefix", encode_key(prefix, "prefix"))], max_keys, db)
 
+    def keys_nonlazy(self, db: DbSpec = None) -> list[Any]:
+        """Every key of the database, as a list fetched in one request (``match_prefix("")``)."""
+        return self.match_prefix("", db=db)
+
     def match_regex(self, regex: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
         """Keys matching the regular expression (at most ``max_keys``). An invalid regex raises."""
         return self._match("match_regex", [(b"regex", encode_key(regex, "regex"))], max_keys, db)
@@ -646,7 +694,7 @@ class KyotoTycoon(PooledClient):
         elif not 0 <= cursor_id <= _INT64_MAX:
             # The server reads the id as a signed 64-bit integer: a larger one would wrap onto another cursor.
             raise InvalidArgumentError(f"cursor_id must be between 0 and {_INT64_MAX}, not {cursor_id}")
-        return Cursor(self, self._hdb(db), cursor_id)
+        return Cursor(self, self.default_db if db is None else check_db(db), self._hdb(db), cursor_id)
 
     def keys(self, db: DbSpec = None) -> Generator[Any, None, None]:
         """Every key of the database, lazily (a cursor walk, several steps per round trip)."""
@@ -728,5 +776,26 @@ def _status_int(result: RpcResult, field: bytes) -> int:
     return int(text)
 
 
-def _fields(result: RpcResult) -> dict[str, Any]:
-    return {k.decode("utf-8", "replace"): parse_number(v.decode("utf-8", "replace")) for k, v in result.records}
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_NS = 1_000_000_000
+
+
+def _ulog_datetime(ts: int) -> datetime.datetime:
+    """An update log time stamp (nanoseconds since the epoch) as a naive local datetime, to the microsecond."""
+    try:
+        return datetime.datetime.fromtimestamp(ts // _NS).replace(microsecond=ts % _NS // 1000)
+    except (OverflowError, OSError, ValueError):
+        raise KyotoServerError(f"ulog_list time stamp out of range: {ts}") from None
+
+
+def _datetime_ns(dt: datetime.datetime) -> int:
+    """``dt`` in nanoseconds since the epoch, exactly (a naive ``dt`` is local time)."""
+    try:
+        delta = (dt if dt.utcoffset() is not None else dt.astimezone()) - _EPOCH
+    except (OverflowError, OSError, ValueError) as exc:
+        raise InvalidArgumentError(f"max_dt out of range: {dt!r} ({exc})") from None
+    ns = (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
+    if ns < 0:
+        # The server would read a negative ts as a huge unsigned one and remove every file.
+        raise InvalidArgumentError(f"max_dt must not be before the epoch: {dt!r}")
+    return ns

@@ -3,6 +3,9 @@
 The server keeps cursors per connection, so a cursor holds a connection of its own taken from the
 client's pool (never the thread's): every ``cur_*`` call of that cursor runs on it. Closing or
 dropping the cursor sends ``cur_delete`` and returns the connection to the pool.
+
+Validity follows kt 0.9.6's Cursor: a cursor is valid after a move that landed on a record; reads
+and writes on a cursor that is not valid answer None/False without asking the server.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from kt_core.connection import Connection
-from kt_core.errors import KtConnectionError, KyotoServerError
+from kt_core.errors import KtConnectionError, KyotoServerError, NotImplementedByServerError
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.pool import ConnectionPool
 
@@ -21,21 +24,36 @@ from ._util import ExpireSpec, KeyType, decode_key, encode_key, expire_to_xt
 if TYPE_CHECKING:
     from .client import KyotoTycoon
 
-__all__ = ["Cursor", "walk"]
+__all__ = ["Cursor", "CursorNotImplementedError", "walk"]
 
 _STATUS_OK = 200
 _STATUS_LOGIC = 450
+_STATUS_NOIMPL = 501
 
 # Pipelined steps per round trip in a walk: small first (a caller may stop early), then larger.
 _WALK_FIRST_BATCH = 16
 _WALK_MAX_BATCH = 512
 
+_STEP = (b"step", b"1")
 
-def _release(pool: ConnectionPool, conn: Connection, request: bytes, state: list[bool]) -> None:
-    """Delete the server's cursor (if it was ever created) and give the connection back."""
+
+class CursorNotImplementedError(NotImplementedByServerError, NotImplementedError):
+    """A cursor call the database does not support (HTTP 501: ``jump_back``/``step_back`` on a hash
+    database). Also a :class:`NotImplementedError`, which kt 0.9.6 raised there."""
+
+
+def _release(pool: ConnectionPool, conn: Connection, request: bytes, state: list[bool]) -> bool:
+    """Delete the server's cursor (if it was ever created) and give the connection back.
+
+    True if the server deleted the cursor.
+    """
+    deleted = False
     if state[0] and not conn.closed:
         try:
-            conn.request(request, read_rpc)
+            result: RpcResult = conn.request(request, read_rpc)[1]
+            deleted = result.status == _STATUS_OK
+            if result.close:
+                conn.close()
         except Exception:
             conn.close()
     state[0] = False
@@ -43,33 +61,45 @@ def _release(pool: ConnectionPool, conn: Connection, request: bytes, state: list
         pool.release(conn)
     except Exception:  # interpreter shutdown
         pass
+    return deleted
 
 
 class Cursor:
     """A Kyoto Tycoon cursor on one database. Create it with :meth:`KyotoTycoon.cursor`.
 
-    Moves return booleans (False: no record there); reads return None when the cursor is not on a
-    record. Iterating yields ``(key, value)`` pairs from the current position (from the first record
-    if the cursor was never positioned).
+    As in kt 0.9.6: moves return whether the cursor is now on a record (see :meth:`is_valid`); reads
+    return None and writes False when it is not; iterating yields ``(key, value)`` pairs from the
+    current record (from the first one if the cursor is not valid) and steps forward.
+
+    Beyond kt 0.9.6: ``step=True`` on reads and :meth:`set_value` (move on after it, in the cursor's
+    direction), ``expire_time`` on :meth:`set_value`, :attr:`closed`, and use as a context manager.
     """
 
-    def __init__(self, client: KyotoTycoon, http_db: bytes, cursor_id: int) -> None:
+    def __init__(self, client: KyotoTycoon, db: int | str, http_db: bytes, cursor_id: int) -> None:
         self._client = client
+        self._dbspec = db
         self._db = http_db
         self.cursor_id = cursor_id
         self._cur = b"%d" % cursor_id
         self._host = client._host_header
-        self._conn: Connection | None = client.pool.acquire()
+        self._delete = encode_rpc("cur_delete", ((b"CUR", self._cur),), self._host)
+        self._valid = False
+        self._conn: Connection | None = None
         # state[0]: the server may hold this cursor (it is created by the first cur_* call).
         self._state = [False]
-        self._positioned = False
-        self._finalizer = weakref.finalize(
-            self, _release, client.pool, self._conn,
-            encode_rpc("cur_delete", ((b"CUR", self._cur),), self._host), self._state)
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._open()
+
+    def _open(self) -> Connection:
+        pool = self._client.pool
+        conn = self._conn = pool.acquire()
+        self._state = state = [False]
+        self._finalizer = weakref.finalize(self, _release, pool, conn, self._delete, state)
+        return conn
 
     def __repr__(self) -> str:
-        state = "closed" if self._conn is None else "open"
-        return f"<Cursor id={self.cursor_id} db={self._db.decode('utf-8', 'replace')!r} {state}>"
+        state = "closed" if self._conn is None else "valid" if self._valid else "not valid"
+        return f"<Cursor id={self.cursor_id} db={self._dbspec!r} {state}>"
 
     def __enter__(self) -> Cursor:
         return self
@@ -78,40 +108,100 @@ class Cursor:
         self.close()
 
     @property
+    def db(self) -> int | str:
+        """The database this cursor walks (the client's default database when none was given)."""
+        return self._dbspec
+
+    @property
     def closed(self) -> bool:
+        """True after :meth:`close` (until a move opens the cursor again)."""
         return self._conn is None
 
-    def close(self) -> None:
-        """Delete the cursor on the server and return its connection to the pool."""
-        if self._conn is not None:
-            self._conn = None
-            self._finalizer()
+    def is_valid(self) -> bool:
+        """True if the cursor stands on a record: its last move landed on one, and no write since
+        found it gone."""
+        return self._valid
+
+    def close(self) -> bool:
+        """Delete the cursor on the server and return its connection to the pool.
+
+        Returns True if the cursor was valid and the server deleted it, else False (as kt 0.9.6);
+        the connection goes back either way. A later move opens the cursor again, unpositioned.
+        """
+        was_valid = self._valid
+        self._valid = False
+        finalizer = self._finalizer
+        if self._conn is None or finalizer is None:
+            return False
+        self._conn = None
+        self._finalizer = None
+        return bool(finalizer()) and was_valid
 
     # ------------------------------------------------------------------ requests
 
-    def _rpc(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult:
+    def _connection(self) -> Connection:
         conn = self._conn
         if conn is None:
-            raise KtConnectionError("the cursor is closed")
-        if self._state[0] and conn.closed:
+            conn = self._open()
+        elif self._state[0] and conn.closed:
             # The server dropped the cursor with the connection; a new connection would not have it.
+            self._valid = False
             raise KtConnectionError("the cursor's connection was lost; create a new cursor")
+        self._state[0] = True
+        return conn
+
+    def _request(self, procedure: str, params: list[tuple[bytes, bytes]]) -> bytes:
         params.append((b"CUR", self._cur))
         params.append((b"DB", self._db))
-        self._state[0] = True
-        result: RpcResult = conn.request(encode_rpc(procedure, params, self._host), read_rpc)[1]
+        return encode_rpc(procedure, params, self._host)
+
+    def _rpc(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult:
+        request = self._request(procedure, params)
+        conn = self._connection()
+        result: RpcResult = conn.request(request, read_rpc)[1]
         if result.close:
             conn.close()
         return result
 
-    def _ok(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult | None:
+    def _rpc2(self, first: bytes, second: bytes) -> tuple[RpcResult, RpcResult]:
+        """Two requests in one write, both replies read (one round trip)."""
+        conn = self._connection()
+        conn.send(first + second)
+        one: RpcResult = conn.read(read_rpc)[1]
+        if one.close:
+            conn.close()
+            raise KtConnectionError("the server closed the cursor's connection")
+        two: RpcResult = conn.read(read_rpc)[1]
+        if two.close:
+            conn.close()
+        return one, two
+
+    @staticmethod
+    def _check(result: RpcResult) -> RpcResult | None:
         """The reply on 200, None on 450 (no record there); other statuses raise."""
-        result = self._rpc(procedure, params)
-        if result.status == _STATUS_OK:
+        status = result.status
+        if status == _STATUS_OK:
             return result
-        if result.status == _STATUS_LOGIC:
+        if status == _STATUS_LOGIC:
             return None
-        raise result.error()  # type: ignore[misc]
+        error = result.error()
+        if status == _STATUS_NOIMPL:
+            raise CursorNotImplementedError(error.message if error is not None else "not implemented",
+                                            _STATUS_NOIMPL)
+        raise error  # type: ignore[misc]
+
+    def _ok(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult | None:
+        return self._check(self._rpc(procedure, params))
+
+    def _stepped(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult | None:
+        """``procedure`` with ``step``, then whether the cursor still stands on a record (a ``cur_get_key``
+        sent in the same write): the server moves in the cursor's own direction, the answer sets validity."""
+        params.append(_STEP)
+        one, two = self._rpc2(self._request(procedure, params), self._request("cur_get_key", []))
+        result = self._check(one)
+        on_record = self._check(two) is not None
+        self._valid = result is not None and on_record
+        return result
 
     def _key_out(self, key: bytes | None) -> Any:
         if key is None:
@@ -123,82 +213,110 @@ class Cursor:
             raise KyotoServerError("cursor reply without a value")
         return self._client._loads(value)
 
+    def _record(self, result: RpcResult) -> tuple[Any, Any]:
+        return self._key_out(result.get(b"key")), self._value_out(result.get(b"value"))
+
     # ------------------------------------------------------------------ moves
 
     def jump(self, key: KeyType | None = None) -> bool:
         """Move to the first record, or to ``key`` (or the next record after it). False if there is none."""
         params = [] if key is None else [(b"key", encode_key(key))]
-        ok = self._ok("cur_jump", params) is not None
-        self._positioned = True
-        return ok
+        self._valid = self._ok("cur_jump", params) is not None
+        return self._valid
 
     def jump_back(self, key: KeyType | None = None) -> bool:
         """Move to the last record, or to ``key`` (or the one before it). Tree databases only:
-        a hash database raises NotImplementedByServerError."""
+        a hash database raises :class:`CursorNotImplementedError`."""
         params = [] if key is None else [(b"key", encode_key(key))]
-        ok = self._ok("cur_jump_back", params) is not None
-        self._positioned = True
-        return ok
+        self._valid = self._ok("cur_jump_back", params) is not None
+        return self._valid
 
     def step(self) -> bool:
         """Move to the next record; False at the end."""
-        return self._ok("cur_step", []) is not None
+        self._valid = self._ok("cur_step", []) is not None
+        return self._valid
 
     def step_back(self) -> bool:
         """Move to the previous record (tree databases only); False at the start."""
-        return self._ok("cur_step_back", []) is not None
+        self._valid = self._ok("cur_step_back", []) is not None
+        return self._valid
 
     # ------------------------------------------------------------------ reads and writes
 
     def key(self, step: bool = False) -> Any:
         """The current key (then move on if ``step``), or None."""
-        result = self._ok("cur_get_key", [(b"step", b"1")] if step else [])
+        if not self._valid:
+            return None
+        result = self._stepped("cur_get_key", []) if step else self._ok("cur_get_key", [])
         return None if result is None else self._key_out(result.get(b"key"))
 
     def value(self, step: bool = False) -> Any:
         """The current deserialized value (then move on if ``step``), or None."""
-        result = self._ok("cur_get_value", [(b"step", b"1")] if step else [])
+        if not self._valid:
+            return None
+        result = self._stepped("cur_get_value", []) if step else self._ok("cur_get_value", [])
         return None if result is None else self._value_out(result.get(b"value"))
 
     def get(self, step: bool = False) -> tuple[Any, Any] | None:
         """The current ``(key, value)`` (then move on if ``step``), or None."""
-        result = self._ok("cur_get", [(b"step", b"1")] if step else [])
-        if result is None:
+        if not self._valid:
             return None
-        return self._key_out(result.get(b"key")), self._value_out(result.get(b"value"))
+        result = self._stepped("cur_get", []) if step else self._ok("cur_get", [])
+        return None if result is None else self._record(result)
 
     def set_value(self, value: Any, step: bool = False, expire_time: ExpireSpec = None) -> bool:
-        """Replace the current record's value (then move on if ``step``); False if not on a record."""
+        """Replace the current record's value (then move on if ``step``). True if it was replaced;
+        False, and the cursor no longer valid, if the cursor is not on a record."""
         params = [(b"value", self._client._dump(value))]
-        if step:
-            params.append((b"step", b"1"))
         if expire_time is not None:
             params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        return self._ok("cur_set_value", params) is not None
+        if not self._valid:
+            return False
+        if step:
+            return self._stepped("cur_set_value", params) is not None
+        self._valid = self._ok("cur_set_value", params) is not None
+        return self._valid
 
     def remove(self) -> bool:
-        """Remove the current record (the cursor moves to the next one); False if not on a record."""
-        return self._ok("cur_remove", []) is not None
+        """Remove the current record; the cursor moves on to the next one. False, and the cursor no
+        longer valid, if it was not on a record."""
+        if not self._valid:
+            return False
+        self._valid = self._ok("cur_remove", []) is not None
+        return self._valid
 
     def seize(self) -> tuple[Any, Any] | None:
-        """Remove the current record and return its ``(key, value)``, or None."""
+        """Remove the current record and return its ``(key, value)``; the cursor moves on. None, and
+        the cursor no longer valid, if it was not on a record."""
+        if not self._valid:
+            return None
         result = self._ok("cur_seize", [])
         if result is None:
+            self._valid = False
             return None
-        return self._key_out(result.get(b"key")), self._value_out(result.get(b"value"))
+        return self._record(result)
 
     # ------------------------------------------------------------------ iteration
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        if not self._positioned:
+        if not self._valid:
             self.jump()
         return self
 
     def __next__(self) -> tuple[Any, Any]:
-        item = self.get(step=True)
-        if item is None:
+        if not self._valid:
             raise StopIteration
-        return item
+        # The record, then a step forward: two requests in one write.
+        one, two = self._rpc2(self._request("cur_get", []), self._request("cur_step", []))
+        result = self._check(one)
+        stepped = self._check(two) is not None
+        if result is None:
+            self._valid = False
+            raise StopIteration
+        self._valid = stepped
+        return self._record(result)
+
+    next = __next__  # kt 0.9.6 (Python 2 style)
 
 
 def walk(client: KyotoTycoon, http_db: bytes, cursor_id: int, procedure: str) -> Generator[Any, None, None]:
