@@ -12,18 +12,22 @@ Semantics follow Kyoto Cabinet's ``TimedDB`` as ktserver 0.9.56 uses it:
   unordered one (``*``, ``.kch``...) iterates in insertion order and has no backward cursor moves.
 
 Every public method takes the database's lock (the server is threaded).
+
+With an update log (ktserver's ``-ulog``), every update a database makes reaches its ``trigger`` as
+the message Kyoto Tycoon's TimedDB writes (see :class:`UpdateLog`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import threading
 import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
-from typing import Optional
+from typing import Callable, Optional
 
 __all__ = [
     "XTMAX",
@@ -31,6 +35,8 @@ __all__ = [
     "DBError",
     "KtDatabase",
     "KtCursor",
+    "UpdateLog",
+    "ULOG_LIMIT",
     "database_from_spec",
     "NOIMPL",
     "NOREC",
@@ -107,6 +113,8 @@ class KtDatabase:
         self._keys: list[bytes] = []  # sorted keys, ordered databases only
         self._nexp = 0  # records with an expiry: purging is skipped while there are none
         self._purged_at = -1
+        # Called with each update's TimedDB message when the server keeps an update log.
+        self.trigger: Optional[Callable[[bytes], None]] = None
 
     # -- internals (call with the lock held) ------------------------------------------------
     def _now(self) -> int:
@@ -123,6 +131,8 @@ class KtDatabase:
 
     def _store(self, key: bytes, value: bytes, xt: int, now: int) -> None:
         axt = absolute_xt(xt, now)
+        if self.trigger is not None:
+            self.trigger(_uset_message(key, value, axt))
         old = self._recs.get(key)
         if axt < now:  # already expired: the record is invisible from the start
             if old is not None:
@@ -151,6 +161,10 @@ class KtDatabase:
     def _key_list(self) -> list[bytes]:
         return self._keys if self.ordered else list(self._recs)
 
+    def _log_remove(self, key: bytes) -> None:
+        if self.trigger is not None:
+            self.trigger(_uremove_message(key))
+
     # -- whole database ---------------------------------------------------------------------
     def count(self) -> int:
         with self.lock:
@@ -165,6 +179,8 @@ class KtDatabase:
 
     def clear(self) -> None:
         with self.lock:
+            if self.trigger is not None:
+                self.trigger(bytes((UCLEAR,)))
             self._recs.clear()
             self._keys.clear()
             self._nexp = 0
@@ -282,6 +298,7 @@ class KtDatabase:
             if oval is None or old[0] != oval:
                 raise DBError(LOGIC, "status conflict")
             if nval is None:
+                self._log_remove(key)
                 self._drop(key)
             else:
                 self._store(key, nval, xt, now)
@@ -289,6 +306,8 @@ class KtDatabase:
     def remove(self, key: bytes) -> None:
         with self.lock:
             self._now()
+            # ktserver logs a remove even when there was no record (a seize of no record it does not).
+            self._log_remove(key)
             if self._drop(key) is None:
                 raise DBError(NOREC)
 
@@ -313,6 +332,7 @@ class KtDatabase:
             rec = self._drop(key)
             if rec is None:
                 raise DBError(NOREC)
+            self._log_remove(key)
             return rec
 
     # -- bulk ----------------------------------------------------------------------------------
@@ -328,7 +348,12 @@ class KtDatabase:
     def remove_bulk(self, keys: Iterable[bytes]) -> int:
         with self.lock:
             self._now()
-            return sum(1 for key in keys if self._drop(key) is not None)
+            n = 0
+            for key in keys:
+                self._log_remove(key)  # logged hit or miss, as remove
+                if self._drop(key) is not None:
+                    n += 1
+            return n
 
     def get_bulk(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
         with self.lock:
@@ -526,6 +551,7 @@ class KtCursor:
         with db.lock:
             key = self._current()
             self._advance(key)
+            db._log_remove(key)
             db._drop(key)
 
     def get_key(self, step: bool = False) -> bytes:
@@ -557,5 +583,219 @@ class KtCursor:
             key = self._current()
             value, xt = db._recs[key]
             self._advance(key)
+            db._log_remove(key)
             db._drop(key)
             return key, value, xt
+
+
+# ----------------------------------------------------------------------------- the update log
+
+#: ktserver's default ``-ulim``: the size at which the update log moves on to its next file.
+ULOG_LIMIT = 256 << 20
+
+# TimedDB's update operations (the first byte of a message after the server and database ids).
+USET, UREMOVE, UCLEAR = 0xA1, 0xA2, 0xA5
+_XT5 = struct.Struct(">Q")
+
+# kt::UpdateLogger's file layout: a head (magic, file size, newest time stamp), then records
+# (magic, time stamp, message size, message, end magic), all numbers big-endian.
+_ULOG_HEAD = struct.Struct(">BQQ")
+_ULOG_RECORD = struct.Struct(">BQI")
+_ULOG_META, _ULOG_BEGIN, _ULOG_END = 0xA0, 0xA1, 0xA2
+_ULOG_CACHE_MAX = 65536  # a write past this many cached bytes flushes at once
+_ULOG_FLUSH_WAIT = 0.1  # otherwise the flusher writes the cache every 0.1 s
+_TS_LOGIC = 1000 * 1000  # time stamps: milliseconds * 10**6 + a counter within the millisecond
+
+
+def _varnum(n: int) -> bytes:
+    """Kyoto Cabinet's variable-length number: 7 bits a byte, most significant first, 0x80 on all but the last."""
+    out = [n & 0x7F]
+    n >>= 7
+    while n:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    return bytes(reversed(out))
+
+
+def _uset_message(key: bytes, value: bytes, axt: int) -> bytes:
+    """TimedDB's log of a stored record: USET, sizes, the key, the value as stored (5-byte expiry first)."""
+    return b"".join((bytes((USET,)), _varnum(len(key)), _varnum(len(value) + 5), key, _XT5.pack(axt)[3:], value))
+
+
+def _uremove_message(key: bytes) -> bytes:
+    return b"".join((bytes((UREMOVE,)), _varnum(len(key)), key))
+
+
+class UpdateLog:
+    """ktserver's update log (``-ulog DIR``): the files ``DIR/0000000001.ulog``, ``...2.ulog`` as
+    kt::UpdateLogger 0.9.56 writes them, so ``ulog_list``/``ulog_remove`` answer from real files.
+
+    Each file is a 17-byte head (0xA0, the file's size and its newest time stamp, 8 bytes each) and
+    one record per message (0xA1, time stamp 8 bytes, size 4 bytes, the message, 0xA2). Messages are
+    cached and written by a flusher every 0.1 s, or at once past 64 KiB; a flush that finds the
+    current file at ``limit`` bytes or more starts the next file. A time stamp is the wall clock in
+    milliseconds times 10**6 plus a counter within the millisecond. An existing directory is
+    continued: its highest-numbered file, time stamps after its newest.
+
+    Not yet a replication log: nothing reads the records back (no replication protocol).
+    """
+
+    def __init__(self, path: str, limit: int = ULOG_LIMIT) -> None:
+        path = path.rstrip("/") or path
+        if os.path.exists(path):
+            if not os.path.isdir(path):
+                raise ValueError(f"could not open the update log: {path}")
+        else:
+            try:
+                os.mkdir(path)
+            except OSError:
+                raise ValueError(f"could not open the update log: {path}") from None
+        self.path = path
+        self.limit = limit if limit > 0 else (1 << 63) - 1
+        ids = [int(name[:10]) for name in os.listdir(path) if _is_ulog_name(name)]
+        self._id = max([i for i in ids if i > 0], default=1)
+        self._lock = threading.Lock()
+        self._cache: list[tuple[int, bytes]] = []
+        self._csize = 0
+        self._cts = 0  # the newest time stamp written or cached
+        self._tswall = 0
+        self._tslogic = 0
+        try:
+            self._fd = os.open(self._file_path(self._id), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            raise ValueError(f"could not open the update log: {path}") from None
+        try:
+            if os.fstat(self._fd).st_size < 1:
+                self._write_head()
+            self._tswall = self._validate_head() // _TS_LOGIC + 1
+        except (OSError, ValueError):
+            os.close(self._fd)
+            raise ValueError(f"could not open the update log: {path}") from None
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="ktserver-standin-ulog", daemon=True)
+        self._flusher.start()
+
+    def _file_path(self, file_id: int) -> str:
+        return f"{self.path}/{file_id:010d}.ulog"
+
+    def _write_head(self) -> None:
+        size = max(os.fstat(self._fd).st_size, _ULOG_HEAD.size)
+        os.pwrite(self._fd, _ULOG_HEAD.pack(_ULOG_META, size, self._cts), 0)
+
+    def _validate_head(self) -> int:
+        """The head's newest time stamp; a file longer than its head says is cut back to it."""
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, _ULOG_HEAD.size, 0)
+        if len(head) < _ULOG_HEAD.size:
+            raise ValueError(f"could not open the update log: {self.path}")
+        magic, fsize, fts = _ULOG_HEAD.unpack(head)
+        if magic != _ULOG_META or size < fsize or fsize < _ULOG_HEAD.size:
+            raise ValueError(f"could not open the update log: {self.path}")
+        if size > fsize:
+            os.ftruncate(fd, fsize)
+        return int(fts)
+
+    def _clock(self) -> int:
+        ct = int(time.time() * 1000)
+        if ct > self._tswall:
+            self._tswall, self._tslogic = ct, 0
+        else:
+            self._tslogic += 1
+        return self._tswall * _TS_LOGIC + self._tslogic
+
+    @staticmethod
+    def clock_pure() -> int:
+        """The current time as a time stamp with no counter (ktserver's ``ulog_remove ts=now``)."""
+        return int(time.time() * 1000) * _TS_LOGIC
+
+    def write(self, message: bytes) -> None:
+        """Log one message (time-stamped now; on disk within 0.1 s)."""
+        with self._lock:
+            ts = self._clock()
+            self._cache.append((ts, message))
+            self._csize += _ULOG_RECORD.size + len(message) + 1
+            if ts > self._cts:
+                self._cts = ts
+            if self._csize > _ULOG_CACHE_MAX:
+                self._flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._cache:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._closed:
+            return
+        if os.fstat(self._fd).st_size >= self.limit:
+            os.close(self._fd)
+            self._id += 1
+            self._fd = os.open(self._file_path(self._id), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._write_head()
+        end = bytes((_ULOG_END,))
+        records = b"".join(b"".join((_ULOG_RECORD.pack(_ULOG_BEGIN, ts, len(msg)), msg, end))
+                           for ts, msg in self._cache)
+        self._cache.clear()
+        self._csize = 0
+        os.pwrite(self._fd, records, os.fstat(self._fd).st_size)
+        self._write_head()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(_ULOG_FLUSH_WAIT):
+            try:
+                self.flush()
+            except (OSError, ValueError):
+                pass  # a closed file at shutdown, or a full disk: the next flush tries again
+
+    def list_files(self) -> list[tuple[str, int, int]]:
+        """``(path, size, newest time stamp)`` of every file in the directory with an update log head,
+        by name (the size and time stamp are the head's)."""
+        files = []
+        try:
+            names = sorted(os.listdir(self.path))
+        except OSError:
+            return []
+        for name in names:
+            path = f"{self.path}/{name}"
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(_ULOG_HEAD.size)
+            except OSError:
+                continue
+            if len(head) == _ULOG_HEAD.size and head[0] == _ULOG_META:
+                _, size, ts = _ULOG_HEAD.unpack(head)
+                files.append((path, int(size), int(ts)))
+        return files
+
+    def remove_files(self, ts: int) -> list[str]:
+        """Remove every file whose newest time stamp is ``ts`` or older, except the last one listed;
+        returns the paths that could not be removed."""
+        failed = []
+        for path, _, fts in self.list_files()[:-1]:
+            if fts <= ts:
+                try:
+                    os.remove(path)
+                except OSError:
+                    failed.append(path)
+        return failed
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._flusher is not threading.current_thread():
+            self._flusher.join(2)
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._cache:
+                    self._flush()
+            finally:
+                self._closed = True
+                os.close(self._fd)
+
+
+def _is_ulog_name(name: str) -> bool:
+    """kt::UpdateLogger's file names: ten digits and ``.ulog``."""
+    return len(name) == 15 and name[:10].isdigit() and name[10:] == ".ulog"

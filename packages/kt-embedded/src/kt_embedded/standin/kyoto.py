@@ -1,14 +1,15 @@
 """Kyoto Tycoon stand-in server: ktserver's wire protocols over in-memory databases.
 
-Not a production server: no persistence, no replication, no update log. It exists so that tests
-(ours and yours) can talk to something that answers exactly like ktserver 0.9.56 for the
-operations kt's clients use.
+Not a production server: no persistence, no replication. It exists so that tests (ours and yours)
+can talk to something that answers exactly like ktserver 0.9.56 for the operations kt's clients use.
 
 - HTTP/1.1 TSV-RPC (keep-alive, ``GET`` with a query string, TSV or form-urlencoded bodies) and the
   binary protocol (set_bulk, get_bulk, remove_bulk, play_script) on the same port: the first byte
   of a request tells them apart, as in the real server.
 - Several databases (``*``/``.kch`` unordered, ``%``/``.kct`` ordered), addressed by index or by
   name; per-record expiry; cursors per connection.
+- An update log (``-ulog DIR -sid N [-ulim SIZE]``): files written under DIR as ktserver writes them,
+  which ``ulog_list`` lists and ``ulog_remove`` removes (see :class:`~.kt_db.UpdateLog`).
 - Scripts are Python callables registered by name: ``fn(inmap: dict[bytes, bytes]) -> dict[bytes,
   bytes] | None``, or ``fn(inmap, db)`` to get the first database (:class:`~.kt_db.KtDatabase`).
   Raise :class:`kt_core.errors.LogicalInconsistencyError` for ktserver's RVELOGIC (HTTP 450),
@@ -29,6 +30,8 @@ import importlib.util
 import inspect
 import os
 import platform
+import signal
+import struct
 import sys
 import threading
 import time
@@ -40,7 +43,7 @@ from kt_core import kyoto_binary, kyoto_http
 from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError
 
 from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
-from .kt_db import XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, database_from_spec
+from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec
 
 __all__ = ["KyotoTycoonStandin", "Script", "load_scripts", "main"]
 
@@ -68,6 +71,26 @@ def _atoi(text: Optional[bytes]) -> int:
             break
         n = n * 10 + c - 48
     return max(_INT64_MIN, min(_INT64_MAX, sign * n))
+
+
+def _atoix(text: str) -> int:
+    """kc::atoix: a number with an optional fraction and a binary unit suffix (k, m, g, t, p, e)."""
+    s = text.strip()
+    sign = -1 if s[:1] == "-" else 1
+    s = s[1:] if s[:1] in "+-" and s else s
+    i = 0
+    while i < len(s) and s[i].isdigit():
+        i += 1
+    j = i
+    if j < len(s) and s[j] == ".":
+        j += 1
+        while j < len(s) and s[j].isdigit():
+            j += 1
+    num = float(s[:j]) if s[:j] not in ("", ".") else 0.0
+    rest = s[j:].lstrip()
+    shift = {"k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}.get(rest[:1].lower(), 0)
+    num = sign * num * (1 << shift)
+    return int(max(_INT64_MIN, min(_INT64_MAX, num)))
 
 
 def _atof(text: Optional[bytes]) -> float:
@@ -132,7 +155,8 @@ class KyotoTycoonStandin(StandinServer):
 
     ``databases``: ktserver DB arguments (``*``, ``%``, ``name.kch``, ``name.kct``), all in memory.
     ``scripts``: name -> callable (see the module doc); None disables scripting as ktserver
-    without ``-scr`` does.
+    without ``-scr`` does. ``ulog``: a directory for the update log (ktserver's ``-ulog``), with
+    ``ulim`` (``-ulim``) and the server id ``sid`` (``-sid``) that prefixes every logged update.
     """
 
     name = "ktserver-standin"
@@ -145,6 +169,10 @@ class KyotoTycoonStandin(StandinServer):
         scripts: Optional[Mapping[str, Script]] = None,
         max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
         log: Optional[TextIO] = None,
+        *,
+        ulog: Optional[str] = None,
+        ulim: int = ULOG_LIMIT,
+        sid: int = 0,
     ) -> None:
         if isinstance(databases, str):
             databases = (databases,)
@@ -161,10 +189,35 @@ class KyotoTycoonStandin(StandinServer):
         self._started_at = time.time()
         self._counts = dict.fromkeys(("set", "set_misses", "remove", "remove_misses", "get", "get_misses",
                                       "script", "misc"), 0)
-        super().__init__(host, port, max_request_size)
+        self.ulog: Optional[UpdateLog] = None
+        if ulog is not None:
+            self.ulog = UpdateLog(ulog, ulim)
+            for i, db in enumerate(self.databases):
+                db.trigger = self._ulog_writer(struct.pack(">HH", sid & 0xFFFF, i & 0xFFFF))
+        try:
+            super().__init__(host, port, max_request_size)
+        except BaseException:
+            if self.ulog is not None:
+                self.ulog.close()
+            raise
         self._procedures: dict[str, Callable[[dict[bytes, bytes], Session], tuple[int, dict[bytes, bytes]]]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
         }
+
+    def _ulog_writer(self, ids: bytes) -> Callable[[bytes], None]:
+        ulog = self.ulog
+        assert ulog is not None
+
+        def write(message: bytes) -> None:
+            # ktserver's DBUpdateLogger: the server id and database index (2 bytes each) before the message.
+            ulog.write(ids + message)
+
+        return write
+
+    def stop(self) -> None:
+        super().stop()
+        if self.ulog is not None:
+            self.ulog.close()  # writes what is still cached, as ktserver does when it stops
 
     # -- logging ------------------------------------------------------------------------------
     def log(self, kind: str, message: str) -> None:
@@ -299,7 +352,7 @@ class KyotoTycoonStandin(StandinServer):
             return EINVALID, {b"ERROR": b"no such database"}
         return proc(params, db)  # type: ignore[arg-type]
 
-    _NO_DB = frozenset({"void", "echo", "report", "play_script"})
+    _NO_DB = frozenset({"void", "echo", "report", "play_script", "ulog_list", "ulog_remove"})
 
     def _select_db(self, raw: Optional[bytes]) -> Optional[KtDatabase]:
         if not raw:
@@ -349,6 +402,29 @@ class KyotoTycoonStandin(StandinServer):
             info[f"cnt_{key}"] = n
         out.update({k.encode(): str(v).encode() for k, v in info.items()})
         return OK, out
+
+    def rpc_ulog_list(self, params: dict, session: Session) -> tuple[int, dict]:
+        if self.ulog is None:
+            return EINVALID, {b"ERROR": b"no update log allows no replication"}
+        return OK, {path.encode("utf-8", "surrogateescape"): b"%d:%d" % (size, ts)
+                    for path, size, ts in self.ulog.list_files()}
+
+    def rpc_ulog_remove(self, params: dict, session: Session) -> tuple[int, dict]:
+        if self.ulog is None:
+            return EINVALID, {b"ERROR": b"no update log allows no replication"}
+        raw = params.get(b"ts")
+        if raw is None:
+            ts = (1 << 64) - 1
+        elif raw.split(b"\0", 1)[0] == b"now":
+            ts = UpdateLog.clock_pure()
+        else:
+            ts = _atoi(raw) % (1 << 64)  # kc::atoi's int64 read as the unsigned time stamp
+        failed = self.ulog.remove_files(ts)
+        if failed:
+            for path in failed:
+                self.log("ERROR", f"removing a file failed: {path}")
+            return EINTERNAL, {b"ERROR": f"removing a file failed: {failed[-1]}".encode("utf-8", "surrogateescape")}
+        return OK, {}
 
     def rpc_play_script(self, params: dict, session: Session) -> tuple[int, dict]:
         if self.scripts is None:
@@ -514,7 +590,8 @@ class KyotoTycoonStandin(StandinServer):
         return OK, {b"num": str(n).encode()}
 
     def rpc_remove_bulk(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
-        n = db.remove_bulk(k[1:] for k in params if k[:1] == b"_")
+        # ktserver's parameters are a sorted map: the keys go (and are logged) in key order, as set_bulk's.
+        n = db.remove_bulk(sorted(k[1:] for k in params if k[:1] == b"_"))
         self._counts["remove"] += n
         return OK, {b"num": str(n).encode()}
 
@@ -658,6 +735,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-tout", type=float, default=None, help="accepted for compatibility (ignored)")
     parser.add_argument("-th", type=int, default=None, help="accepted for compatibility (ignored)")
     parser.add_argument("-log", default=None, help="write the log to this file (default: standard output)")
+    parser.add_argument("-ulog", default=None, help="keep an update log in this directory (needs -sid)")
+    parser.add_argument("-ulim", type=_atoix, default=ULOG_LIMIT,
+                        help="size at which the update log starts its next file (default 256m)")
+    parser.add_argument("-uasi", type=float, default=None, help="accepted for compatibility (ignored)")
+    parser.add_argument("-sid", type=_atoix, default=None, help="the server id (required with -ulog)")
     for flag in ("-ls", "-li", "-lz", "-oat", "-onl", "-otl", "-onr"):
         parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("dbs", nargs="*", metavar="DB", help="databases: *, %%, name.kch, name.kct (default *)")
@@ -669,15 +751,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     log: TextIO = sys.stdout
     if args.log:
         log = open(args.log, "a", encoding="utf-8")
+    if args.ulog is not None and (args.sid is None or args.sid < 0):
+        print("ktserver stand-in: update log requires the server ID", file=sys.stderr, flush=True)
+        return 1
     scripts = None
     try:
         if args.scr:
             scripts = load_scripts(args.scr)
-        server = KyotoTycoonStandin(args.host, args.port, args.dbs or ["*"], scripts, args.max_request_size, log)
+        server = KyotoTycoonStandin(args.host, args.port, args.dbs or ["*"], scripts, args.max_request_size, log,
+                                    ulog=args.ulog, ulim=args.ulim, sid=args.sid or 0)
     except (OSError, ValueError, SyntaxError, ImportError) as exc:
         print(f"ktserver stand-in: {exc}", file=sys.stderr, flush=True)
         return 1
+    if server.ulog is not None:
+        # Stop as on Ctrl-C, so the update log's last 0.1 s is written, as ktserver does on SIGTERM.
+        signal.signal(signal.SIGTERM, _interrupt)
     server.log("SYSTEM", f"================ [START]: pid={os.getpid()}")
+    if server.ulog is not None:
+        server.log("SYSTEM", f"opening the update log: path={args.ulog} sid={args.sid}")
     for db in server.databases:
         server.log("SYSTEM", f"opening a database: path={db.path}")
     server.log("SYSTEM", f"starting the server: expr={server.host}:{server.port}")
@@ -688,6 +779,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         server.log("SYSTEM", "================ [FINISH]")
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
