@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+from kt_core.errors import InvalidTypeError
 from kt_kyoto import KyotoTycoon
 
 
@@ -78,6 +80,20 @@ def test_lua_runs_a_script_function(kt_client: KyotoTycoon) -> None:
     assert kt_client.lua.echo({"a": "1"}, b="2") == {"a": "1", "b": "2"}
     assert kt_client.lua.store(k="stored-by-lua") == {"stored": "1"}
     assert kt_client.get("k") == "stored-by-lua"
+
+
+def test_lua_records_may_be_called_like_script_arguments(kt_client: KyotoTycoon) -> None:
+    # script(name, name=...) would clash with its own argument; lua passes every keyword on as a record.
+    assert kt_client.lua.echo(name="kt", __data="d") == {"name": "kt", "__data": "d"}
+    assert kt_client.lua.echo({"name": "a"}, name="b") == {"name": "b"}  # keywords win, as in dict(m, **kw)
+    assert kt_client.lua.echo(v="x", encode_values=False) == {"v": b"x"}  # still the script option
+
+
+def test_lua_refuses_what_is_not_records(kt_client: KyotoTycoon) -> None:
+    with pytest.raises(InvalidTypeError):
+        kt_client.lua.echo("not a mapping")
+    with pytest.raises(InvalidTypeError):
+        kt_client.lua.echo({}, {})
 
 
 def test_close_idle_closes_only_connections_idle_that_long(kt_client: KyotoTycoon) -> None:

@@ -27,10 +27,10 @@ class ScriptRunner:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)  # copy, pickle and friends probe dunder names
-        script = self._client.script
+        run = self._client._run_script
 
         def run_script(*args: Any, **kwargs: Any) -> Any:
-            return script(name, *args, **kwargs)
+            return run(name, *args, **kwargs)
 
         run_script.__name__ = name
         return run_script
@@ -96,6 +96,10 @@ class PooledClient:
     def close_idle(self, n: float = 60) -> int:
         """Close the pooled connections idle for ``n`` seconds or more; the number closed."""
         return self.pool.close_idle(n)
+
+    def _run_script(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """What ``lua.name(*args, **kwargs)`` runs: ``script(name, ...)``."""
+        return self.script(name, *args, **kwargs)  # type: ignore[attr-defined]
 
     @property
     def lua(self) -> ScriptRunner:

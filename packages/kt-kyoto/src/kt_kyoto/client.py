@@ -367,6 +367,18 @@ class KyotoTycoon(PooledClient):
             raise hits
         return hits
 
+    def _run_script(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """``lua.name(data, **records)``: every keyword but ``encode_values`` is a record, so a procedure's
+        input may be called ``name`` (``script(name, name=...)`` clashes with its own argument)."""
+        if len(args) > 1:
+            raise InvalidTypeError(f"lua.{name}() takes at most one mapping of records, not {len(args)} arguments")
+        encode_values = kwargs.pop("encode_values", True)
+        if not args:
+            return self.script(name, kwargs, encode_values)
+        if not isinstance(args[0], Mapping):
+            raise InvalidTypeError(f"lua.{name}() records must be a mapping, not {type(args[0]).__name__}")
+        return self.script(name, {**args[0], **kwargs}, encode_values)
+
     def script(self, name: str, __data: Mapping[Any, Any] | None = None, encode_values: bool = True,
                **kwargs: Any) -> dict[Any, Any]:
         """Call the Lua function ``name`` with the given records; returns its output records.
