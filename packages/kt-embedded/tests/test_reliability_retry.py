@@ -147,3 +147,24 @@ def test_bad_retry_option(bad: Any) -> None:
     for cls in (KyotoTycoon, TokyoTyrant):
         with pytest.raises((InvalidArgumentError, InvalidTypeError)):
             cls("127.0.0.1", 1, retry=bad)
+
+
+@pytest.mark.server
+def test_tt_search_retries_queries_but_never_a_delete(tt_table_server: Any) -> None:
+    from kt_tyrant import TT_TABLE, QueryBuilder, TokyoTyrant
+
+    with FaultProxy(tt_table_server.host, tt_table_server.port) as proxy:
+        client = TokyoTyrant(proxy.host, proxy.port, timeout=1, serializer=TT_TABLE,
+                             retry=RetryPolicy(retries=2, backoff=0))
+        client.clear()
+        client.set("a", {"n": "1"})
+        query = QueryBuilder().filter("n", 0, "1")  # OP_STR_EQ
+        proxy.drop_connections()
+        assert query.execute(client) == ["a"]  # a query is repeated on a fresh connection
+        proxy.drop_connections()
+        with pytest.raises(KtConnectionError):
+            query.delete(client)  # search with "out" is not
+        assert query.execute(client) == ["a"]
+        assert query.delete(client) is True
+        assert client.count() == 0
+        client.close()

@@ -309,9 +309,11 @@ class TokyoTyrant(PooledClient):
             return self._retry.call(operation, lambda: conns.get().request(request, reader, expect))
         return self._conns.get().request(request, reader, expect)
 
-    def _misc(self, command: str, args: Iterable[bytes], update_log: bool = True) -> tuple[int, list[bytes]]:
+    def _misc(self, command: str, args: Iterable[bytes], update_log: bool = True,
+              retryable: bool = True) -> tuple[int, list[bytes]]:
         request = encode_misc(command.encode("ascii"), args, 0 if update_log else RDBMONOULOG)
-        r = self._request(command if command in _MISC_RETRYABLE else "misc", request, read_misc)
+        operation = command if retryable and command in _MISC_RETRYABLE else "misc"
+        r = self._request(operation, request, read_misc)
         return r[1], r[2]
 
     def _misc_ok(self, command: str, args: Iterable[bytes], update_log: bool = True) -> list[bytes]:
@@ -320,9 +322,10 @@ class TokyoTyrant(PooledClient):
             raise _failed(f"misc {command}", code)
         return items
 
-    def _misc_bool(self, command: str, args: Iterable[bytes], update_log: bool = True) -> bool:
+    def _misc_bool(self, command: str, args: Iterable[bytes], update_log: bool = True,
+                   retryable: bool = True) -> bool:
         """True on success, False when the server refuses (code 1); any other code raises."""
-        code, _ = self._misc(command, args, update_log)
+        code, _ = self._misc(command, args, update_log, retryable)
         if code:
             if code == 1:
                 return False
@@ -928,7 +931,8 @@ class TokyoTyrant(PooledClient):
         if cmd is not None:
             args.append(cmd.encode("ascii"))
         if cmd == "out":
-            return self._misc_bool("search", args)
+            # A delete is never repeated after an unknown outcome: records written since would go too.
+            return self._misc_bool("search", args, retryable=False)
         items = self._misc_ok("search", args, update_log=False)
         if cmd is None:
             return self._decode_keys(items)
