@@ -540,7 +540,7 @@ def dump(url: Target, output: str, fmt: str | None) -> None:
             written = transfer.dump(url, ui.binary_stdout(), fmt, advance)
         else:
             part = output + ".part"
-            with open(part, "wb", buffering=1 << 20) as out:
+            with open(part, "wb", buffering=1 << 18) as out:
                 written = transfer.dump(url, out, fmt, advance)
             os.replace(part, output)
     summary = {"records": written, "output": output, "format": fmt, "seconds": round(time.monotonic() - started, 3)}
@@ -597,7 +597,7 @@ def _open_input(file: str) -> Iterator[IO[bytes]]:
     if file == "-":
         yield ui.binary_stdin()
     else:
-        with open(file, "rb", buffering=1 << 20) as f:
+        with open(file, "rb", buffering=1 << 18) as f:
             yield f
 
 
