@@ -458,3 +458,21 @@ def test_serve_runs_a_standin_in_the_foreground(which: str) -> None:
         proc.wait(10)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_the_readme_commands_parse() -> None:
+    """The README's command-line examples are commands and options that exist (parsed, not run)."""
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = [line.split("  #", 1)[0].strip() for line in block[1].splitlines() if line.strip()]
+    assert len(lines) == 5
+    for line in lines:
+        argv = shlex.split(line)
+        assert argv[0] == "kt" and argv[1] in app.cli.commands, line
+        with app.cli.commands[argv[1]].make_context(argv[1], argv[2:]) as ctx:
+            assert ctx.params, line
