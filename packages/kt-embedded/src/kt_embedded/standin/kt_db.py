@@ -13,6 +13,11 @@ Semantics follow Kyoto Cabinet's ``TimedDB`` as ktserver 0.9.56 uses it:
 
 Every public method takes the database's lock (the server is threaded).
 
+A transaction (:meth:`KtDatabase.begin_transaction`, ended by :meth:`KtDatabase.end_transaction`)
+journals the first state of every record changed while it is open, by anyone, as Kyoto Cabinet's
+in-memory databases do: an abort restores them all, a commit keeps them. Update log messages made
+meanwhile are held back, written on commit and dropped on abort (ktserver's DBUpdateLogger).
+
 With an update log (ktserver's ``-ulog``), every update a database makes reaches its ``trigger`` as
 the message Kyoto Tycoon's TimedDB writes (see :class:`UpdateLog`).
 """
@@ -115,6 +120,10 @@ class KtDatabase:
         self._purged_at = -1
         # Called with each update's TimedDB message when the server keeps an update log.
         self.trigger: Optional[Callable[[bytes], None]] = None
+        # While a transaction is open: each changed key's record before its first change (None: absent),
+        # and the update log messages held back until the commit.
+        self._journal: Optional[dict[bytes, Optional[tuple[bytes, int]]]] = None
+        self._held: list[bytes] = []
 
     # -- internals (call with the lock held) ------------------------------------------------
     def _now(self) -> int:
@@ -129,11 +138,19 @@ class KtDatabase:
             self._drop(key)
         self._purged_at = now
 
+    def _emit(self, message: bytes) -> None:
+        if self.trigger is not None:
+            if self._journal is not None:
+                self._held.append(message)
+            else:
+                self.trigger(message)
+
     def _store(self, key: bytes, value: bytes, xt: int, now: int) -> None:
         axt = absolute_xt(xt, now)
-        if self.trigger is not None:
-            self.trigger(_uset_message(key, value, axt))
+        self._emit(_uset_message(key, value, axt))
         old = self._recs.get(key)
+        if self._journal is not None and key not in self._journal:
+            self._journal[key] = old
         if axt < now:  # already expired: the record is invisible from the start
             if old is not None:
                 self._drop(key)
@@ -151,6 +168,8 @@ class KtDatabase:
         rec = self._recs.pop(key, None)
         if rec is None:
             return None
+        if self._journal is not None and key not in self._journal:
+            self._journal[key] = rec
         if rec[1] < XTMAX:
             self._nexp -= 1
         if self.ordered:
@@ -162,8 +181,7 @@ class KtDatabase:
         return self._keys if self.ordered else list(self._recs)
 
     def _log_remove(self, key: bytes) -> None:
-        if self.trigger is not None:
-            self.trigger(_uremove_message(key))
+        self._emit(_uremove_message(key))
 
     # -- whole database ---------------------------------------------------------------------
     def count(self) -> int:
@@ -179,11 +197,62 @@ class KtDatabase:
 
     def clear(self) -> None:
         with self.lock:
-            if self.trigger is not None:
-                self.trigger(bytes((UCLEAR,)))
+            self._emit(bytes((UCLEAR,)))
+            if self._journal is not None:
+                for key, rec in self._recs.items():
+                    self._journal.setdefault(key, rec)
             self._recs.clear()
             self._keys.clear()
             self._nexp = 0
+
+    def status(self) -> dict[str, str]:
+        """The fields ``status`` reports (ktserver's RPC and the Lua ``db:status()``), as text."""
+        count, size = self.count(), self.size()
+        fields: dict[str, object] = {
+            "count": count, "size": size, "path": self.path, "type": self.dbtype, "realtype": self.dbtype,
+            "bnum": 1048583 if not self.ordered else 65536, "capcnt": -1, "capsiz": -1, "chksum": 255,
+            "fmtver": 5, "ktcapcnt": -1, "ktcapsiz": -1, "ktopts": 0, "librev": 13, "libver": 16,
+            "opts": 0, "recovered": 0, "reorganized": 0,
+        }
+        if self.ordered:
+            fields.update({"cusage": 8, "first": 1, "icnt": 0, "last": 1, "lcnt": 1, "pccap": 67108864,
+                           "pnum": 2, "psiz": 8192, "rcomp": "lexical", "root": 1})
+        return {k: str(v) for k, v in fields.items()}
+
+    # -- transactions -------------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._journal is not None
+
+    def begin_transaction(self) -> bool:
+        """Open a transaction; False if one is open already (Kyoto Cabinet would wait for it)."""
+        with self.lock:
+            if self._journal is not None:
+                return False
+            self._journal = {}
+            self._held = []
+            return True
+
+    def end_transaction(self, commit: bool = True) -> None:
+        """Commit or abort the open transaction; DBError INVALID if there is none."""
+        with self.lock:
+            journal, held = self._journal, self._held
+            if journal is None:
+                raise DBError(INVALID, "not in transaction")
+            self._journal, self._held = None, []
+            if commit:
+                if self.trigger is not None:
+                    for message in held:
+                        self.trigger(message)
+                return
+            for key, rec in journal.items():
+                self._drop(key)
+                if rec is not None:
+                    if self.ordered:
+                        insort(self._keys, key)
+                    if rec[1] < XTMAX:
+                        self._nexp += 1
+                    self._recs[key] = rec
 
     def keys(self) -> list[bytes]:
         """Every live key, in the database's iteration order."""
