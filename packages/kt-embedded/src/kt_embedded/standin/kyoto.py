@@ -10,13 +10,15 @@ can talk to something that answers exactly like ktserver 0.9.56 for the operatio
   name; per-record expiry; cursors per connection.
 - An update log (``-ulog DIR -sid N [-ulim SIZE]``): files written under DIR as ktserver writes them,
   which ``ulog_list`` lists and ``ulog_remove`` removes (see :class:`~.kt_db.UpdateLog`).
-- Scripts are Python callables registered by name: ``fn(inmap: dict[bytes, bytes]) -> dict[bytes,
-  bytes] | None``, or ``fn(inmap, db)`` to get the first database (:class:`~.kt_db.KtDatabase`).
-  Raise :class:`kt_core.errors.LogicalInconsistencyError` for ktserver's RVELOGIC (HTTP 450),
-  :class:`kt_core.errors.BadRequestError` for RVEINVALID (400); any other exception is a script
-  failure (500). The binary protocol answers every failure with the error byte 0xBF.
+- Scripts are a Lua file, as for ktserver (``-scr FILE.lua``: ktserver's Lua API, run in lupa's Lua
+  5.1, the ``kt-embedded[lua]`` extra; see :mod:`.kt_lua`), or Python callables registered by name:
+  ``fn(inmap: dict[bytes, bytes]) -> dict[bytes, bytes] | None``, or ``fn(inmap, db)`` to get the
+  first database (:class:`~.kt_db.KtDatabase`). Raise :class:`kt_core.errors.LogicalInconsistencyError`
+  for ktserver's RVELOGIC (HTTP 450), :class:`kt_core.errors.BadRequestError` for RVEINVALID (400);
+  any other exception is a script failure (500). The binary protocol answers every failure with the
+  error byte 0xBF.
 
-Run ``python -m kt_embedded.standin.kyoto -host 127.0.0.1 -port 1978 [-scr scripts.py] '*' '%'``
+Run ``python -m kt_embedded.standin.kyoto -host 127.0.0.1 -port 1978 [-scr scripts.lua] '*' '%'``
 or in-process::
 
     with KyotoTycoonStandin(databases=("*", "%"), scripts={"echo": lambda m: m}) as server:
@@ -37,13 +39,14 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO, Union
 
 from kt_core import kyoto_binary, kyoto_http
 from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError
 
 from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
 from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec
+from .kt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, KtLuaRuntime, LuaScripts
 
 __all__ = ["KyotoTycoonStandin", "Script", "load_scripts", "main"]
 
@@ -119,13 +122,11 @@ def _error(out: dict[bytes, bytes], message: str) -> None:
     out[b"ERROR"] = message.encode("utf-8")
 
 
-def load_scripts(path: str) -> dict[str, Script]:
-    """The scripts in a Python file: its public callables defined in that file, by name."""
+def load_scripts(path: str) -> Union[dict[str, Script], LuaScripts]:
+    """The scripts in a file: a Lua file (``.lua``) as ktserver runs it, or the public callables a Python
+    file defines, by name. A ``.lua`` file needs lupa (``pip install 'kt-embedded[lua]'``)."""
     if path.endswith(".lua"):
-        raise ValueError(
-            f"{path}: the Kyoto Tycoon stand-in runs Python scripts, not Lua; pass a .py file whose public "
-            "functions take and return a dict of bytes (see kt_embedded/scripts/kt_test.py)"
-        )
+        return LuaScripts(path)
     spec = importlib.util.spec_from_file_location(f"kt_standin_scripts_{abs(hash(path))}", path)
     if spec is None or spec.loader is None:
         raise ValueError(f"{path}: cannot load as a Python module")
@@ -154,9 +155,10 @@ class KyotoTycoonStandin(StandinServer):
     """A Kyoto Tycoon stand-in on ``host:port`` (port 0: a free port, see :attr:`port`).
 
     ``databases``: ktserver DB arguments (``*``, ``%``, ``name.kch``, ``name.kct``), all in memory.
-    ``scripts``: name -> callable (see the module doc); None disables scripting as ktserver
-    without ``-scr`` does. ``ulog``: a directory for the update log (ktserver's ``-ulog``), with
-    ``ulim`` (``-ulim``) and the server id ``sid`` (``-sid``) that prefixes every logged update.
+    ``scripts``: a :class:`~.kt_lua.LuaScripts` file, or name -> callable (see the module doc); None
+    disables scripting as ktserver without ``-scr`` does. ``ulog``: a directory for the update log
+    (ktserver's ``-ulog``), with ``ulim`` (``-ulim``) and the server id ``sid`` (``-sid``) that prefixes
+    every logged update.
     """
 
     name = "ktserver-standin"
@@ -166,7 +168,7 @@ class KyotoTycoonStandin(StandinServer):
         host: str = "127.0.0.1",
         port: int = 0,
         databases: Sequence[str] = ("*",),
-        scripts: Optional[Mapping[str, Script]] = None,
+        scripts: Union[Mapping[str, Script], LuaScripts, None] = None,
         max_request_size: int = DEFAULT_MAX_REQUEST_SIZE,
         log: Optional[TextIO] = None,
         *,
@@ -183,7 +185,10 @@ class KyotoTycoonStandin(StandinServer):
         for i, (spec, db) in enumerate(zip(databases, self.databases)):
             self._dbmap.setdefault(db.path.encode("utf-8"), i)
             self._dbmap.setdefault(spec.encode("utf-8"), i)
-        self.scripts: Optional[dict[str, Script]] = dict(scripts) if scripts is not None else None
+        self._lua: Optional[KtLuaRuntime] = None
+        lua = scripts if isinstance(scripts, LuaScripts) else None
+        plain = {} if isinstance(scripts, LuaScripts) else scripts  # a Lua file: its procedures are looked up per call
+        self.scripts: Optional[dict[str, Script]] = dict(plain) if plain is not None else None
         self._script_wants_db = {n: _wants_db(f) for n, f in (self.scripts or {}).items()}
         self._log = log
         self._started_at = time.time()
@@ -195,6 +200,8 @@ class KyotoTycoonStandin(StandinServer):
             for i, db in enumerate(self.databases):
                 db.trigger = self._ulog_writer(struct.pack(">HH", sid & 0xFFFF, i & 0xFFFF))
         try:
+            if lua is not None:
+                self._lua = lua.bind(self.databases, self.log)
             super().__init__(host, port, max_request_size)
         except BaseException:
             if self.ulog is not None:
@@ -290,6 +297,9 @@ class KyotoTycoonStandin(StandinServer):
 
     def _call_script(self, name: str, inmap: dict[bytes, bytes]) -> tuple[int, dict[bytes, bytes]]:
         """Run a script: ``(status, outmap)`` with ktserver's RV as the status."""
+        if self._lua is not None:
+            self._counts["script"] += 1
+            return self._lua.call(name, inmap)
         scripts = self.scripts
         if scripts is None or name not in scripts:
             return ENOIMPL, {}
@@ -443,17 +453,7 @@ class KyotoTycoonStandin(StandinServer):
     # -- procedures on a database ----------------------------------------------------------------
     def rpc_status(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
         self._counts["misc"] += 1
-        count, size = db.count(), db.size()
-        fields: dict[str, object] = {
-            "count": count, "size": size, "path": db.path, "type": db.dbtype, "realtype": db.dbtype,
-            "bnum": 1048583 if not db.ordered else 65536, "capcnt": -1, "capsiz": -1, "chksum": 255,
-            "fmtver": 5, "ktcapcnt": -1, "ktcapsiz": -1, "ktopts": 0, "librev": 13, "libver": 16,
-            "opts": 0, "recovered": 0, "reorganized": 0,
-        }
-        if db.ordered:
-            fields.update({"cusage": 8, "first": 1, "icnt": 0, "last": 1, "lcnt": 1, "pccap": 67108864,
-                           "pnum": 2, "psiz": 8192, "rcomp": "lexical", "root": 1})
-        return OK, {k.encode(): str(v).encode("utf-8") for k, v in fields.items()}
+        return OK, {k.encode(): v.encode("utf-8") for k, v in db.status().items()}
 
     def rpc_clear(self, params: dict, db: KtDatabase) -> tuple[int, dict]:
         self._counts["misc"] += 1
@@ -731,7 +731,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Kyoto Tycoon stand-in server (in memory; for tests, not for production).",
     )
     common_arguments(parser)
-    parser.add_argument("-scr", default=None, help="a Python file whose public functions are the scripts")
+    parser.add_argument("-scr", default=None,
+                        help="the scripts: a Lua file (.lua, as for ktserver; needs kt-embedded[lua]) or a Python "
+                             "file whose public functions are the procedures")
+    parser.add_argument("-lua-time-limit", dest="lua_time_limit", type=float, default=DEFAULT_TIME_LIMIT,
+                        help=f"seconds a Lua procedure may run (default {DEFAULT_TIME_LIMIT:g})")
+    parser.add_argument("-lua-memory-limit", dest="lua_memory_limit", type=_atoix, default=DEFAULT_MEMORY_LIMIT,
+                        help=f"bytes the Lua state may hold (default {DEFAULT_MEMORY_LIMIT >> 20}m)")
     parser.add_argument("-tout", type=float, default=None, help="accepted for compatibility (ignored)")
     parser.add_argument("-th", type=int, default=None, help="accepted for compatibility (ignored)")
     parser.add_argument("-log", default=None, help="write the log to this file (default: standard output)")
@@ -754,9 +760,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.ulog is not None and (args.sid is None or args.sid < 0):
         print("ktserver stand-in: update log requires the server ID", file=sys.stderr, flush=True)
         return 1
-    scripts = None
+    scripts: Union[dict[str, Script], LuaScripts, None] = None
     try:
-        if args.scr:
+        if args.scr and args.scr.endswith(".lua"):
+            scripts = LuaScripts(args.scr, time_limit=args.lua_time_limit, memory_limit=args.lua_memory_limit)
+        elif args.scr:
             scripts = load_scripts(args.scr)
         server = KyotoTycoonStandin(args.host, args.port, args.dbs or ["*"], scripts, args.max_request_size, log,
                                     ulog=args.ulog, ulim=args.ulim, sid=args.sid or 0)
