@@ -260,7 +260,7 @@ def test_tt_status_report_script(tt_server: Any, tt_raw: Any) -> None:
     assert status["rnum"] == 1 and status["type"] == "on-memory hash"
     assert "rnum\t1" in ok("report", url).stdout.splitlines()
     assert ok("script", url, "pair", "key=k", "value=v").stdout == "k=v\n"
-    assert json.loads(ok("script", url, "rawbytes", "--json").stdout) == {"result": "base64:/wD+AAENCg=="}
+    assert json.loads(ok("script", url, "rawbytes", "--json").stdout) == {"result_b64": "/wD+AAENCg=="}
     assert "missing or failed" in fails(1, "script", url, "nosuchfunction")
 
 

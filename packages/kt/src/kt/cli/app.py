@@ -540,8 +540,13 @@ def dump(url: Target, output: str, fmt: str | None) -> None:
             written = transfer.dump(url, ui.binary_stdout(), fmt, advance)
         else:
             part = output + ".part"
-            with open(part, "wb", buffering=1 << 18) as out:
-                written = transfer.dump(url, out, fmt, advance)
+            try:
+                with open(part, "wb", buffering=1 << 18) as out:
+                    written = transfer.dump(url, out, fmt, advance)
+            except BaseException:
+                # A dump cut short is no dump: leave no file that looks like one.
+                _unlink_quietly(part)
+                raise
             os.replace(part, output)
     summary = {"records": written, "output": output, "format": fmt, "seconds": round(time.monotonic() - started, 3)}
     if output == "-":
@@ -590,6 +595,13 @@ def load(url: Target, file: str, fmt: str | None, batch: int, verify: bool, samp
             ui.write_line(f"verified: {checked.dest_count} records there, {checked.sampled} sampled records equal")
     if checked is not None:
         _verification(checked)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 @contextmanager
@@ -659,7 +671,7 @@ def copy(source: Target, dest: Target, batch: int, resume: bool, checkpoint: str
 
         def hint() -> str:
             return (f"{state.copied} records copied so far; go on with: kt copy {source.url} {dest.url} --resume"
-                    + (f" --checkpoint {path}" if checkpoint else ""))
+                    + (f" --checkpoint {path}" if checkpoint else " (from this directory: the checkpoint is here)"))
 
         with _resume_hint("copy", hint):
             with ui.progress(f"copy {source.url} -> {dest.url}", total, completed=state.copied) as advance:

@@ -155,7 +155,8 @@ def read_records(stream: IO[bytes], fmt: str, name: str) -> Iterator[tuple[bytes
     decode = DECODERS[fmt]
     skipped = 0
     for number, line in enumerate(stream, 1):
-        if not line.strip():
+        # Only an empty line is blank in TSV: "\t" alone is the record with an empty key and value.
+        if not line.rstrip(b"\r\n") or (fmt == "jsonl" and not line.strip()):
             skipped += len(line)
             continue
         key, value = decode(line, f"{name}:{number}")

@@ -87,9 +87,6 @@ class KyotoTarget(Target):
     def identity(self) -> tuple[Any, ...]:
         return (*super().identity, self.client.default_db)
 
-    def count(self) -> int:
-        return self.client.count()
-
     def write(self, records: dict[bytes, bytes], expire: float | None = None) -> None:
         # set_bulk overwrites: writing a record twice (a batch sent again after a resume) leaves one.
         self.client.set_bulk(records, expire_time=expire)
@@ -116,10 +113,14 @@ class KyotoTarget(Target):
         elif regex is not None:
             yield from self.client.match_regex(regex, max_keys=limit)
         else:
-            for n, key in enumerate(self.client.keys()):
-                if limit is not None and n >= limit:
-                    break
-                yield key
+            walk = self.client.keys()
+            try:
+                for n, key in enumerate(walk):
+                    if limit is not None and n >= limit:
+                        break
+                    yield key
+            finally:
+                walk.close()  # deletes the server's cursor now, not whenever the generator is collected
 
     def remove(self, keys: list[bytes]) -> int:
         return int(self.client.remove_bulk(keys))

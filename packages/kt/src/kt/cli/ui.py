@@ -128,14 +128,15 @@ def field(data: bytes) -> str:
 
 
 def field_map(data: Mapping[Any, Any]) -> dict[str, Any]:
-    """A mapping of bytes/str/numbers as JSON-ready text (bytes that are not UTF-8 as ``base64:...``)."""
+    """A mapping of names to bytes/str/numbers, JSON-ready: a bytes value that is not UTF-8 goes under
+    ``NAME_b64`` in base64, as in the dump format."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else str(key)
         if isinstance(value, bytes):
-            value = json_field("v", value, {})
-            value = value["v"] if "v" in value else "base64:" + value["v_b64"]
-        out[name] = value
+            json_field(name, value, out)
+        else:
+            out[name] = value
     return out
 
 
