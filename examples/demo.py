@@ -24,7 +24,7 @@ from kt import (
     EmbeddedTokyoTyrantServer,
     QueryBuilder,
 )
-from kt_embedded import real_server_available, script_path
+from kt_embedded import script_path
 
 
 def show(label: str, value: object) -> None:
@@ -32,10 +32,10 @@ def show(label: str, value: object) -> None:
 
 
 def kyoto_tycoon_demo() -> None:
-    # The real ktserver runs Lua scripts; the stand-in runs the same functions written in Python.
+    # The real ktserver and the stand-in run the same Lua script.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        script = script_path("kt_test.lua" if real_server_available("ktserver") else "kt_test.py")
+        script = script_path("kt_test.lua")
         server = EmbeddedServer(database=["*", "%"], server_args=["-scr", str(script)])
         server.run()
     print(f"Kyoto Tycoon: {server.backend} server on {server.host}:{server.port}")

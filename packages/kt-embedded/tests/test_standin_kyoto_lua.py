@@ -447,7 +447,7 @@ def test_a_script_looping_at_load_fails_at_the_time_limit(tmp_path: Path) -> Non
 
 
 def test_without_lupa_a_lua_script_names_the_extra(monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                                   capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "lupa", None)
     monkeypatch.setitem(sys.modules, "lupa.lua51", None)
     with pytest.raises(LuaUnavailableError, match=re.escape("pip install 'kt-embedded[lua]'")):
@@ -457,7 +457,9 @@ def test_without_lupa_a_lua_script_names_the_extra(monkeypatch: pytest.MonkeyPat
     assert main(["-port", "0", "-scr", str(API)]) == 1
     assert "kt-embedded[lua]" in capsys.readouterr().err
     # Python scripts need no lupa
-    assert "echo" in load_scripts(str(script_path("kt_test.py")))
+    python_script = tmp_path / "procs.py"
+    python_script.write_text("def echo(inmap):\n    return dict(inmap)\n")
+    assert "echo" in load_scripts(str(python_script))
 
 
 def test_the_command_line_takes_the_limits(tmp_path: Path) -> None:

@@ -1,6 +1,5 @@
--- Procedures kt's client tests call with play_script on the real ktserver (ktserver -scr kt_test.lua).
--- kt_test.py defines the same procedures in Python for the stand-in; a test checks both files
--- define the same names. A procedure fills outmap and returns a kt.RV* code. Names have no "_":
+-- Procedures kt's client tests call with play_script (ktserver -scr kt_test.lua; the stand-in runs
+-- this same file). A procedure fills outmap and returns a kt.RV* code. Names have no "_":
 -- ktserver 0.9.56 answers 400 to an HTTP play_script naming one (the binary protocol runs it).
 kt = __kyototycoon__
 
