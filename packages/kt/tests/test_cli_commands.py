@@ -476,3 +476,29 @@ def test_the_readme_commands_parse() -> None:
         assert argv[0] == "kt" and argv[1] in app.cli.commands, line
         with app.cli.commands[argv[1]].make_context(argv[1], argv[2:]) as ctx:
             assert ctx.params, line
+
+
+def test_a_dump_cut_short_leaves_no_file(kt_server: Any, kt_raw: Any, tmp_path: Path) -> None:
+    from kt_embedded.faultproxy import FaultProxy
+
+    kt_raw.set_bulk({b"k%05d" % i: b"v" * 100 for i in range(3000)}, db=1)
+    out = tmp_path / "cut.jsonl"
+    with FaultProxy(kt_server.host, kt_server.port) as proxy:
+        proxy.close_after(20_000)  # the walk's replies stop a few batches in
+        line = fails(1, "dump", f"kt://{kt_server.host}:{proxy.port}/1", "-o", str(out))
+    assert "closed the connection" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_in_a_copy_says_how_to_resume(kt_server: Any, kt_raw: Any, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from kt.cli import transfer
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transfer, "copy", interrupted)
+    checkpoint = tmp_path / "cp.json"
+    line = fails(1, "copy", kt_url(kt_server, 1), kt_url(kt_server, 0), "--checkpoint", str(checkpoint))
+    assert line == (f"kt: error: copy interrupted; 0 records copied so far; go on with: kt copy "
+                    f"{kt_url(kt_server, 1)} {kt_url(kt_server, 0)} --resume --checkpoint {checkpoint}")
