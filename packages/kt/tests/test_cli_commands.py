@@ -502,3 +502,41 @@ def test_ctrl_c_in_a_copy_says_how_to_resume(kt_server: Any, kt_raw: Any, tmp_pa
     line = fails(1, "copy", kt_url(kt_server, 1), kt_url(kt_server, 0), "--checkpoint", str(checkpoint))
     assert line == (f"kt: error: copy interrupted; 0 records copied so far; go on with: kt copy "
                     f"{kt_url(kt_server, 1)} {kt_url(kt_server, 0)} --resume --checkpoint {checkpoint}")
+
+
+def _serve_under_the_runner(args: list[str], results: Any) -> None:
+    result = CliRunner().invoke(app.cli, args)
+    results.put((result.exit_code, result.stdout, result.stderr))
+
+
+@pytest.mark.parametrize("which", ["kt", "tt"])
+def test_serve_under_the_runner_stops_cleanly_on_ctrl_c(which: str) -> None:
+    import multiprocessing
+    import signal
+
+    port = find_free_port()
+    context = multiprocessing.get_context("fork")  # the child runs the runner on this process's modules
+    results = context.Queue()
+    child = context.Process(target=_serve_under_the_runner,
+                            args=(["serve", "--standin", which, "--port", str(port), "*"], results))
+    child.start()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and child.is_alive(), "the stand-in did not start"
+                time.sleep(0.05)
+        assert ok("set", f"{which}://127.0.0.1:{port}", "k", "v").exit_code == 0
+        assert ok("get", f"{which}://127.0.0.1:{port}", "k").stdout == "v\n"
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGINT)  # Ctrl-C
+        exit_code, stdout, stderr = results.get(timeout=20)
+    finally:
+        child.join(20)
+        if child.is_alive():
+            child.kill()
+    assert exit_code == 0, (stdout, stderr)
+    assert f"listening on 127.0.0.1:{port}" in stdout or f"127.0.0.1:{port}" in stdout

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -214,7 +217,7 @@ def cli(ctx: click.Context) -> None:
 def get(url: Target, key: str, no_newline: bool) -> None:
     """Print the value of KEY (exit code 1 if there is none).
 
-    Off a terminal the value's bytes are written as they are, then a newline (-n: none).
+    The value's bytes are written as they are, then a newline (-n: none); --json gives text or base64.
     """
     raw = _key(key)
     value = url.get(raw)
@@ -236,9 +239,6 @@ def get(url: Target, key: str, no_newline: bool) -> None:
 @shared_options
 def set_(url: Target, key: str, value: str, expire: float | None, is_base64: bool) -> None:
     """Store VALUE at KEY (- reads the value from stdin)."""
-    import base64
-    import binascii
-
     if value == "-":
         data = ui.binary_stdin().read()
     else:
@@ -282,7 +282,7 @@ def rm(url: Target, keys: Sequence[str], force: bool) -> None:
 @click.argument("url", type=URL)
 @click.option("--prefix", help="Only keys starting with PREFIX.")
 @click.option("--regex", help="Only keys matching the regular expression (the server's dialect).")
-@click.option("--limit", type=click.IntRange(min=0), help="At most LIMIT keys.")
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", help="At most N keys.")
 @shared_options
 def keys(url: Target, prefix: str | None, regex: str | None, limit: int | None) -> None:
     """List keys, one a line.
@@ -423,8 +423,8 @@ def _condition_value(op: int, value: str) -> Any:
               help="A condition with any operator by name: str_eq, num_between (VALUE 10,20), fts_phrase... "
                    "(not_str_eq negates).")
 @click.option("--order", metavar="COLUMN[:asc|desc|num|numdesc]", help="Order by a column.")
-@click.option("--limit", type=click.IntRange(min=0), help="At most LIMIT records.")
-@click.option("--offset", type=click.IntRange(min=0), help="Skip the first OFFSET records.")
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", help="At most N records.")
+@click.option("--offset", type=click.IntRange(min=0), metavar="N", help="Skip the first N records.")
 @click.option("--count", "only_count", is_flag=True, help="Print the number of matching records only.")
 @click.option("--keys", "only_keys", is_flag=True, help="Print the matching keys only.")
 @shared_options
@@ -500,13 +500,13 @@ def _bytes(value: Any) -> bytes:
 # ------------------------------------------------------------------ move data
 
 def _batch_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--batch", type=click.IntRange(min=1), default=transfer.DEFAULT_BATCH, show_default=True,
-                        help="Records a write (one set_bulk).")(command)
+    return click.option("--batch", type=click.IntRange(min=1), metavar="N", default=transfer.DEFAULT_BATCH,
+                        show_default=True, help="Records a write (one set_bulk).")(command)
 
 
 def _sample_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--sample", type=click.IntRange(min=1), default=transfer.DEFAULT_SAMPLE, show_default=True,
-                        help="Records --verify reads back and compares.")(command)
+    return click.option("--sample", type=click.IntRange(min=1), metavar="N", default=transfer.DEFAULT_SAMPLE,
+                        show_default=True, help="Records --verify reads back and compares.")(command)
 
 
 def _verification(result: transfer.Verification) -> None:
@@ -618,8 +618,6 @@ def _size_of(stream: IO[bytes]) -> int | None:
         st = os.fstat(stream.fileno())
     except (OSError, ValueError, AttributeError):  # a test runner's stdin has no descriptor
         return None
-    import stat
-
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
@@ -645,7 +643,8 @@ def copy(source: Target, dest: Target, batch: int, resume: bool, checkpoint: str
     so a copy that was stopped (Ctrl-C, a kill, a lost server) goes on with --resume: nothing is
     lost, and a batch written again overwrites itself. A resumed Kyoto Tycoon walk reads (without
     writing) the records before the checkpoint; Tokyo Tyrant's iterator starts at its key.
-    Resuming assumes nobody wrote the source meanwhile: --verify checks.
+    Resuming assumes nobody wrote the source meanwhile (nor read Kyoto Tycoon's cache database *,
+    whose order follows its reads): --verify checks.
     """
     if source.identity == dest.identity:
         raise _usage("SOURCE and DEST are the same database")
@@ -700,10 +699,11 @@ def copy(source: Target, dest: Target, batch: int, resume: bool, checkpoint: str
 
 @cli.command(name="bench")
 @click.argument("url", type=URL)
-@click.option("-n", "--requests", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("-n", "--requests", type=click.IntRange(min=1), metavar="N", default=2000, show_default=True,
               help="Records each operation writes or reads.")
-@click.option("--size", type=click.IntRange(min=0), default=100, show_default=True, help="Value size in bytes.")
-@click.option("--batch", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--size", type=click.IntRange(min=0), metavar="N", default=100, show_default=True,
+              help="Value size in bytes.")
+@click.option("--batch", type=click.IntRange(min=1), metavar="N", default=100, show_default=True,
               help="Records per set_bulk/get_bulk.")
 @progress_option
 @shared_options
@@ -730,7 +730,7 @@ def bench_command(url: Target, requests: int, size: int, batch: int) -> None:
 @click.option("--standin", type=click.Choice(["kt", "tt"]), required=True,
               help="Which stand-in: kt (Kyoto Tycoon) or tt (Tokyo Tyrant).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=1978, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), metavar="N", default=1978, show_default=True)
 @click.option("--script", type=click.Path(exists=True, dir_okay=False),
               help="A Python script of the stand-in's functions (kt: -scr, tt: -ext).")
 @click.argument("databases", nargs=-1, metavar="[DATABASE]...")
