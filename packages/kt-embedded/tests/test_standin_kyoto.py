@@ -114,6 +114,29 @@ def test_expired_records_vanish() -> None:
     assert db.get(b"kept")[1] >= int(time.time()) + 3590
 
 
+def test_hash_cursor_walks_in_insertion_order_through_changes() -> None:
+    from kt_embedded.standin.kt_db import DBError, KtCursor
+
+    db = KtDatabase("*")
+    for key in (b"a", b"b", b"c", b"d"):
+        db.set(key, b"v")
+    cursor = KtCursor(db)
+    cursor.jump()
+    seen = [cursor.get()[0]]
+    cursor.step()
+    seen.append(cursor.get()[0])  # b
+    db.remove(b"c")  # not reached yet: skipped
+    db.set(b"e", b"v")  # added at the end: reached
+    db.set(b"a", b"new")  # an update keeps the order
+    while True:
+        try:
+            cursor.step()
+            seen.append(cursor.get()[0])
+        except DBError:
+            break
+    assert seen == [b"a", b"b", b"d", b"e"]
+
+
 def test_in_process_start_is_fast() -> None:
     t0 = time.perf_counter()
     srv = KyotoTycoonStandin(databases=("*", "%", "a.kch", "b.kct")).start()
