@@ -1,6 +1,6 @@
 """Tokyo Tyrant 1.1.41 stand-in server: the real binary protocol over an in-memory database.
 
-Run as ``python -m kt_embedded.standin.tyrant [-host H] [-port P] [-ext script.py] [-log FILE]
+Run as ``python -m kt_embedded.standin.tyrant [-host H] [-port P] [-ext script.lua|script.py] [-log FILE]
 [-mask EXPR] [-unmask EXPR] DB`` (DB: ``*`` hash, ``+`` tree, ``x.tch``, ``x.tcb``, ``x.tct`` table;
 ``-port 0`` picks a free port and prints it; ``-mask``/``-unmask`` forbid commands as ttserver's
 do, see :func:`command_mask`), or in-process::
@@ -10,8 +10,9 @@ do, see :func:`command_mask`), or in-process::
 
 The wire format comes from :mod:`kt_core.tyrant` (``parse_request`` and the reply encoders); this
 module only decides what each command does and which reply code the real server would send.
-An ext script is a Python callable ``fn(key: bytes, value: bytes, db) -> bytes | None`` (None is
-failure); ``db`` is a :class:`ScriptDB`.
+An ext script is a Lua file, run as ttserver runs it by :mod:`kt_embedded.standin.tt_lua` (needs the
+``kt-embedded[lua]`` extra), or Python callables ``fn(key: bytes, value: bytes, db) -> bytes | None``
+(None is failure; ``db`` is a :class:`ScriptDB`).
 
 ``restore`` replays the update-log files (``00000001.ulog``...) of a real ttserver ``-ulog``
 directory; the stand-in writes no update log itself. ``setmst`` is remembered (``stat`` shows it)
@@ -26,6 +27,7 @@ import inspect
 import os
 import re
 import resource
+import signal
 import struct
 import sys
 import threading
@@ -38,7 +40,8 @@ from kt_core import tyrant as tt
 from kt_core.errors import ProtocolError
 
 from .base import Session, StandinServer, common_arguments
-from .tt_db import Database, open_database
+from .tt_db import Database, open_database, tc_atof
+from .tt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_TIME_LIMIT, LuaExt, LuaUnavailableError, import_lua51
 
 __all__ = ["TokyoTyrantStandin", "ScriptDB", "command_mask", "load_scripts", "main"]
 
@@ -141,11 +144,11 @@ class ScriptDB:
 
 
 def load_scripts(path: Union[str, os.PathLike[str]]) -> dict[str, ExtFunction]:
-    """The public functions of a Python ext script file, by name."""
+    """The public functions of a Python ext script file, by name (a .lua file: see :class:`LuaExt`)."""
     path = Path(path)
     if path.suffix == ".lua":
-        raise ValueError(f"{path}: the Tokyo Tyrant stand-in runs Python ext scripts (a .py file defining "
-                         "fn(key, value, db)), not Lua; use the real ttserver for Lua scripts")
+        raise ValueError(f"{path}: load_scripts reads Python ext scripts; a Lua script runs in a LuaExt "
+                         "(TokyoTyrantStandin(scripts='x.lua') or -ext x.lua)")
     spec = importlib.util.spec_from_file_location(f"_tt_ext_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ValueError(f"{path}: cannot load as a Python module")
@@ -163,10 +166,19 @@ class TokyoTyrantStandin(StandinServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, database: str = "*",
                  scripts: Union[Mapping[str, ExtFunction], str, os.PathLike[str], None] = None,
                  workdir: Union[str, os.PathLike[str], None] = None, log: Optional[str] = None,
-                 mask: int = 0, **kwargs: Any) -> None:
+                 mask: int = 0, lua_threads: int = DEFAULT_THREADS, lua_time_limit: float = DEFAULT_TIME_LIMIT,
+                 lua_memory_limit: int = DEFAULT_MEMORY_LIMIT, sid: int = 0, **kwargs: Any) -> None:
         self.db = open_database(database)  # fail on a bad spec before binding
+        self.lua: Optional[LuaExt] = None
+        lua_path: Optional[Path] = None
         if scripts is None:
             self.scripts: dict[str, ExtFunction] = {}
+        elif isinstance(scripts, (str, os.PathLike)) and Path(scripts).suffix == ".lua":
+            import_lua51()  # without lupa: LuaUnavailableError, naming the extra, before binding
+            lua_path = Path(scripts)
+            if not lua_path.is_file():
+                raise ValueError(f"{lua_path}: no such ext script")
+            self.scripts = {}
         elif isinstance(scripts, (str, os.PathLike)):
             self.scripts = load_scripts(scripts)
         else:
@@ -181,6 +193,14 @@ class TokyoTyrantStandin(StandinServer):
         self.master: tuple[bytes, int] = (b"", 0)
         self.rts = 0  # the replication time stamp stat reports while a master is set
         self.mask = mask  # -mask: forbidden commands (command_mask bits)
+        self.sid = sid
+        if lua_path is not None:
+            try:  # after the log is open: the script's top level and _begin run now, and may log
+                self.lua = LuaExt(lua_path, self.db, self.log, threads=lua_threads, time_limit=lua_time_limit,
+                                  memory_limit=lua_memory_limit, sid=sid)
+            except BaseException:
+                self._listener.close()
+                raise
 
     # -- protocol hooks ------------------------------------------------------------------
     def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
@@ -207,6 +227,9 @@ class TokyoTyrantStandin(StandinServer):
 
     def stop(self) -> None:
         super().stop()
+        if self.lua is not None:
+            self.lua.close()  # runs the script's _end
+            self.lua = None
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -313,6 +336,10 @@ class TokyoTyrantStandin(StandinServer):
         return tt.encode_code_reply(1) if total is None else tt.encode_adddouble_reply(total)
 
     def _ext(self, name: bytes, key: bytes, value: bytes, opts: int) -> bytes:
+        lua = self.lua
+        if lua is not None:  # the record/global lock options are ttserver's record mutexes, in LuaExt
+            out = lua.call(name, key, value, opts)
+            return tt.encode_code_reply(1) if out is None else tt.encode_ext_reply(out)
         fn = self.scripts.get(name.decode("utf-8", "replace"))
         if fn is None:
             return tt.encode_code_reply(1)
@@ -461,7 +488,7 @@ class TokyoTyrantStandin(StandinServer):
             load = 0.0
         st: dict[str, object] = {
             "version": "1.1.41", "libver": 324, "protver": "0.91", "os": "Linux" if sys.platform.startswith("linux")
-            else sys.platform, "time": f"{time.time():.6f}", "pid": os.getpid(), "sid": 0,
+            else sys.platform, "time": f"{time.time():.6f}", "pid": os.getpid(), "sid": self.sid,
             "type": self.db.type_name, "path": self.database, "rnum": self.db.rnum(), "size": self.db.size(),
             "bigend": 1 if sys.byteorder == "big" else 0,
         }
@@ -481,6 +508,19 @@ class TokyoTyrantStandin(StandinServer):
         return st
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _atoix(text: str) -> int:
+    """A size as tcatoix reads it: a number with an optional k, m or g (binary multiples)."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kKmMgG]?)\s*", text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
 class _MaskAction(argparse.Action):
     """-mask / -unmask, kept in command-line order: (option, EXPR) pairs."""
 
@@ -495,7 +535,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kt_embedded.standin.tyrant",
                                      description="Tokyo Tyrant 1.1.41 stand-in server (in memory; not for production)")
     common_arguments(parser)
-    parser.add_argument("-ext", help="Python ext script: its public functions fn(key, value, db) become ext names")
+    parser.add_argument("-ext", help="ext script: a Lua file (.lua, run as ttserver does; needs kt-embedded[lua]) "
+                        "or a Python file whose public functions fn(key, value, db) become ext names")
+    parser.add_argument("-extpc", nargs=2, action="append", metavar=("NAME", "PERIOD"),
+                        help="call the Lua ext function NAME every PERIOD seconds")
+    parser.add_argument("-thnum", type=int, default=DEFAULT_THREADS,
+                        help="Lua states for the ext script (ttserver's worker threads; default 8)")
+    parser.add_argument("-sid", type=int, default=0, help="server id (stat's sid, the script's _sid)")
+    parser.add_argument("-lua-time-limit", dest="lua_time_limit", type=float, default=DEFAULT_TIME_LIMIT,
+                        help="seconds a Lua ext call may run before it fails (stand-in only; default 10)")
+    parser.add_argument("-lua-memory-limit", dest="lua_memory_limit", type=_atoix, default=DEFAULT_MEMORY_LIMIT,
+                        help="bytes each Lua state may allocate, k/m/g suffixes allowed (stand-in only; default 128m)")
     parser.add_argument("-log", help="append log lines to this file")
     parser.add_argument("database", nargs="?", default="*", help="*, +, or a name ending .tch, .tcb or .tct")
     # ttserver's other options are accepted (so one command line serves both) and ignored;
@@ -504,26 +554,28 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="forbid the commands EXPR names, as ttserver -mask (e.g. put,misc or allwrite)")
     parser.add_argument("-unmask", dest="mask_ops", action=_MaskAction, metavar="EXPR",
                         help="allow again the commands EXPR names (after -mask)")
-    for flag in ("-thnum", "-tout", "-pid", "-ulog", "-ulim", "-sid", "-mhost", "-mport", "-rts", "-skel", "-mul"):
+    for flag in ("-tout", "-pid", "-ulog", "-ulim", "-mhost", "-mport", "-rts", "-skel", "-mul"):
         parser.add_argument(flag, dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
     for flag in ("-dmn", "-kl", "-ld", "-le", "-uas", "-rcc"):
         parser.add_argument(flag, action="store_true", dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
-    parser.add_argument("-extpc", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [name for name, value in vars(args).items() if name.startswith("ignored") and value]
-    if args.ext and args.ext.endswith(".lua"):
-        print(f"tyrant stand-in: {args.ext}: the stand-in runs Python ext scripts (.py), not Lua; "
-              "use the real ttserver for Lua", file=sys.stderr)
-        return 2
     mask = 0
     for op, expr in args.mask_ops or ():  # in command-line order, as ttserver applies them
         mask = mask | command_mask(expr) if op == "-mask" else mask & ~command_mask(expr)
     try:
         server = TokyoTyrantStandin(args.host, args.port, args.database, scripts=args.ext, log=args.log,
-                                    max_request_size=args.max_request_size, mask=mask)
-    except (ValueError, OSError) as exc:
+                                    max_request_size=args.max_request_size, mask=mask, lua_threads=args.thnum,
+                                    lua_time_limit=args.lua_time_limit, lua_memory_limit=args.lua_memory_limit,
+                                    sid=args.sid)
+    except (ValueError, OSError, LuaUnavailableError) as exc:
         print(f"tyrant stand-in: {exc}", file=sys.stderr)
         return 1
+    if server.lua is not None:
+        for name, period in args.extpc or ():
+            server.lua.add_periodic(name, tc_atof(period.encode()))
+        # Stop as on Ctrl-C, so that the script's _end runs, as ttserver runs it on SIGTERM.
+        signal.signal(signal.SIGTERM, _interrupt)
     if unknown:
         server.log(f"ignored ttserver options: {' '.join(unknown)}")
     print(f"listening on {server.host}:{server.port}", flush=True)
