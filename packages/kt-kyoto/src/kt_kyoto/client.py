@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime
 import itertools
 import threading
-from collections.abc import Generator, Iterable, Mapping
+import time
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from kt_core.connection import Connection
 from kt_core.errors import (
     BadRequestError,
     InvalidArgumentError,
@@ -41,6 +43,16 @@ from kt_core.kyoto_binary import (
     read_set_bulk,
 )
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
+from kt_core.kyoto_repl import (
+    Change,
+    ReplicationGapError,
+    ReplicationRefusedError,
+    decode_message,
+    encode_nop_ack,
+    encode_replication,
+    read_replication_frame,
+    read_replication_open,
+)
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
 from kt_core.progress import expected_keys, hit_keys
@@ -628,6 +640,129 @@ class KyotoTycoon(PooledClient):
         # The server reads ts as a signed 64-bit number: past that (the year 2262) every file qualifies,
         # which is what no ts at all means to it.
         self._rpc_ok("ulog_remove", ((b"ts", b"%d" % ts),) if ts <= _INT64_MAX else ())
+        return True
+
+    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
+                  timeout: float | None = 30.0, check_gap: bool = True) -> Iterator[Change]:
+        """The server's change stream (its update log, read as a replication slave reads it: binary 0xB1):
+        every change newer than the time stamp ``since``, in log order, as typed records
+        (:class:`kt_core.kyoto_repl.SetChange`, ``RemoveChange``, ``ClearChange``; each has ``ts``,
+        ``sid``, ``db``; keys and values are the stored bytes, ``expire`` absolute epoch seconds or None).
+
+        Resuming: store the ``ts`` of the last change applied and pass it as ``since``: the stream
+        continues strictly after it, so nothing is missed or repeated across a reconnect. ``since=0``
+        starts at the oldest change the server still has.
+
+        ``sid``: the master skips the changes made by server id ``sid`` (a slave's own); the default
+        65535 is one no server is expected to use. ``wait``: once caught up, how long to wait for
+        the next change before the iteration ends (seconds; 0 ends it as soon as it is caught up;
+        None follows the log for ever). ``timeout``: how long a read may wait; an idle master sends a
+        NOP every 0.1 s, so silence means the stream is broken (KtTimeoutError).
+
+        The stream runs on a connection of its own (not the thread's pooled one), closed when the
+        iteration ends, is closed or fails; a broken stream is discarded, never reused. A server without
+        ``-ulog`` raises :class:`~kt_core.kyoto_repl.ReplicationRefusedError`. With ``check_gap`` (the
+        default) a ``since`` older than the oldest change the server still has while older log files
+        were removed raises :class:`~kt_core.kyoto_repl.ReplicationGapError` instead of silently
+        skipping the removed changes (conservative: a ``since`` exactly at the end of a removed file
+        is reported too, as the server cannot tell).
+        """
+        for name, value in (("since", since), ("sid", sid)):
+            if type(value) is not int:
+                raise InvalidTypeError(f"{name} must be an int, not {type(value).__name__}")
+        if not 0 <= since < 1 << 64:
+            raise InvalidArgumentError(f"since must be in 0..2**64-1, got {since}")
+        if not 0 <= sid < 1 << 16:
+            raise InvalidArgumentError(f"sid must be in 0..65535, got {sid}")
+        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0):
+            raise InvalidArgumentError(f"wait must be a number of seconds >= 0 or None, got {wait!r}")
+        if check_gap and since > 0:
+            self._check_replication_gap(since, sid, timeout)
+        return self._replication_stream(since, sid, wait, timeout)
+
+    def _open_replication(self, since: int, sid: int, timeout: float | None) -> Connection:
+        conn = Connection(self.host, self.port, timeout=timeout)
+        try:
+            conn.send(encode_replication(since, sid))
+            if not conn.read(read_replication_open)[1]:
+                raise ReplicationRefusedError(
+                    f"{self.host}:{self.port} refused replication (a server needs -ulog and -sid to serve it)")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _replication_stream(self, since: int, sid: int, wait: float | None,
+                            timeout: float | None) -> Generator[Change, None, None]:
+        conn = self._open_replication(since, sid, timeout)
+        try:
+            idle_since = time.monotonic()
+            while True:
+                _, ts, message = conn.read(read_replication_frame)
+                if message is None:  # NOP: caught up
+                    if wait is not None and time.monotonic() - idle_since >= wait:
+                        return
+                    conn.send(encode_nop_ack())
+                elif message:
+                    yield decode_message(message, ts)
+                    idle_since = time.monotonic()
+        finally:
+            conn.close()
+
+    def _check_replication_gap(self, since: int, sid: int, timeout: float | None) -> None:
+        """Raise ReplicationGapError when log files were removed and ``since`` is older than the oldest
+        change left (the server would silently start there)."""
+        try:
+            files = self._rpc_ok("ulog_list", ()).records
+        except BadRequestError:
+            return  # no update log: the stream itself is refused
+        ids = []
+        for path, _ in files:
+            name = path.rsplit(b"/", 1)[-1]
+            if name[:-5].isdigit() and name.endswith(b".ulog"):
+                ids.append(int(name[:-5]))
+        if not ids or min(ids) <= 1:
+            return  # nothing was ever removed
+        conn = self._open_replication(0, sid, timeout)
+        try:
+            while True:
+                _, first, message = conn.read(read_replication_frame)
+                if message is None:
+                    return  # an empty log loses nothing
+                break
+        finally:
+            conn.close()
+        if since < first:
+            raise ReplicationGapError(
+                f"changes after ts {since} are gone: the server's oldest change left is ts {first} "
+                f"(update log files up to {min(ids) - 1:010d}.ulog were removed); re-read the database and "
+                "resume from a new time stamp")
+
+    def tune_replication(self, host: str | None = None, port: int | None = None, ts: int | str | None = None,
+                         interval: float | None = None) -> bool:
+        """Point this server (a slave, started with ``-rts``) at a master: ``host`` (None or "": stop
+        replicating), ``port`` (default 1978), ``ts`` (the time stamp to resume after, or ``"now"``;
+        None keeps the slave's own), ``interval`` (the slave's ``-riv``; None keeps it). A server
+        without ``-rts`` raises NotImplementedByServerError."""
+        params: list[tuple[bytes, bytes]] = []
+        if host:
+            params.append((b"host", encode_text(host, "host")))
+        if port is not None:
+            if type(port) is not int or not 0 < port < 65536:
+                raise InvalidArgumentError(f"port must be an int in 1..65535, got {port!r}")
+            params.append((b"port", b"%d" % port))
+        if ts is not None:
+            if ts == "now":
+                params.append((b"ts", b"now"))
+            elif type(ts) is int and 0 <= ts < 1 << 64:
+                params.append((b"ts", b"%d" % ts))
+            else:
+                raise InvalidArgumentError(f"ts must be an int in 0..2**64-1 or 'now', got {ts!r}")
+        if interval is not None:
+            if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+                raise InvalidArgumentError(f"interval must be a number of seconds >= 0, got {interval!r}")
+            params.append((b"iv", repr(float(interval)).encode()))
+        self._rpc_ok("tune_replication", params)
         return True
 
     def synchronize(self, hard: bool = False, command: str | None = None, db: DbSpec = None) -> bool:
