@@ -12,10 +12,11 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.error_on_missing_interpreters = True
 
-PACKAGES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded"]
-CODEC_TESTS = [f"packages/{name}/tests" for name in ["kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt"]]
+PACKAGES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster"]
+CODEC_TESTS = [f"packages/{name}/tests"
+               for name in ["kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster", "kt"]]
 TEST_DEPS = ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "msgpack>=1.0", "hatchling>=1.18", "cffi>=1.17",
-             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13"]
+             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13", "uhashring==2.5"]
 
 
 def install_checkout(session: nox.Session) -> None:
@@ -45,7 +46,7 @@ def typecheck(session: nox.Session) -> None:
     install_checkout(session)
     session.install("mypy>=1.10")
     session.run("mypy", "--config-file", "pyproject.toml", "-p", "kt_core", "-p", "kt_serializers", "-p", "kt_kyoto",
-                "-p", "kt_tyrant", "-p", "kt_embedded", "-p", "kt")
+                "-p", "kt_tyrant", "-p", "kt_embedded", "-p", "kt_cluster", "-p", "kt")
 
 
 @nox.session

@@ -13,7 +13,7 @@ from typing import Any
 
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-SIBLINGS = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded"]
+SIBLINGS = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster"]
 # `import kt` gives the whole documented API, KT_MSGPACK and the managers' `client` included, and the stand-ins
 # run Lua scripts.
 EXTRAS = {"kt-serializers": "[msgpack]", "kt-embedded": "[clients,lua]"}

@@ -18,7 +18,7 @@ import pytest
 
 PACKAGES_DIR = Path(__file__).resolve().parents[2]
 
-OURS = ("kt_core", "kt_serializers", "kt_kyoto", "kt_tyrant", "kt_embedded", "kt")
+OURS = ("kt_core", "kt_serializers", "kt_kyoto", "kt_tyrant", "kt_embedded", "kt_cluster", "kt")
 CLIENTS = ("kt_kyoto", "kt_tyrant")
 IO_MODULES = ("socket", "select", "selectors", "asyncio", "threading")
 # kt_core's I/O layer; every other kt_core module is codec (encoders, scanners, readers, errors).
@@ -155,6 +155,7 @@ RULES = [
     Rule("kt_tyrant never imports kt_kyoto or kt_embedded", lambda m: within(m, ("kt_tyrant",)),
          ("kt_kyoto", "kt_embedded")),
     Rule("the stand-ins never import the clients", lambda m: within(m, ("kt_embedded.standin",)), CLIENTS),
+    Rule("the sharded clients never import kt_embedded", lambda m: within(m, ("kt_cluster",)), ("kt_embedded",)),
     Rule("no package imports the meta-package kt", lambda m: not within(m, ("kt",)), ("kt",)),
     Rule("kt_embedded imports the clients only inside functions", lambda m: within(m, ("kt_embedded",)), CLIENTS,
          allowed=lambda module, imp: imp.in_function or imp.type_checking_only),
@@ -189,6 +190,14 @@ def test_the_scan_sees_every_package_and_the_codec_modules() -> None:
 def test_import_rule(rule: Rule) -> None:
     found = violations(rule, MODULES)
     assert not found, f"{rule.name}:\n" + "\n".join(found)
+
+
+def test_the_sharded_clients_import_no_private_names() -> None:
+    # They sit above the single-server clients and use their public API only.
+    found = [imp.where() for module, imports in MODULES.items() if within(module, ("kt_cluster",))
+             for imp in imports if within(imp.target, OURS) and not within(imp.target, ("kt_cluster",))
+             and any(part.startswith("_") for part in imp.target.split("."))]
+    assert not found, "\n".join(found)
 
 
 def _scan_source(source: str, module: str = "kt_core.tyrant") -> dict[str, list[Import]]:

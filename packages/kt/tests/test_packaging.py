@@ -19,7 +19,7 @@ except ModuleNotFoundError:  # Python < 3.11
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ROOT / "packages"
-NAMES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt"]
+NAMES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster", "kt"]
 
 
 def pyproject(name: str) -> dict:
@@ -95,7 +95,7 @@ def _dry_run(target: Path) -> set[str]:
 def test_serializers_install_alone() -> None:
     names = _dry_run(PACKAGES / "kt-serializers")
     assert "kt-serializers" in names
-    assert not {"kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt"} & names
+    assert not {"kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster", "kt"} & names
 
 
 @pytest.mark.slow
@@ -107,7 +107,7 @@ def test_meta_package_release_metadata_pins_siblings(tmp_path: Path) -> None:
     siblings = [r for r in requires if "extra ==" not in r]  # the optional extras (cli) are not siblings
     assert sorted(siblings) == sorted([
         "kt-core==0.1.0", "kt-serializers[msgpack]==0.1.0", "kt-kyoto==0.1.0", "kt-tyrant==0.1.0",
-        "kt-embedded[clients,lua]==0.1.0"]), requires
+        "kt-embedded[clients,lua]==0.1.0", "kt-cluster==0.1.0"]), requires
 
 
 @pytest.mark.slow

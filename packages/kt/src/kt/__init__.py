@@ -7,11 +7,23 @@ This package only re-exports the documented API from the kt packages:
   ``TT_TABLE`` (kt-serializers) and the table index/filter/ordering constants (also in
   :mod:`kt.constants`)
 - :class:`EmbeddedServer`, :class:`EmbeddedTokyoTyrantServer` (kt-embedded)
+- the sharded clients :class:`KyotoCluster`, :class:`TokyoTyrantCluster`, their :class:`Node`,
+  :class:`ReplicaSet`, :func:`rebalance` and errors (kt-cluster)
 - the exception tree rooted at :class:`KtError` (kt-core), with kt 0.9.6's names in :mod:`kt.exceptions`
 """
 
 from __future__ import annotations
 
+from kt_cluster import (
+    KyotoCluster,
+    Node,
+    RebalanceProgress,
+    ReplicaSet,
+    ShardDownError,
+    TokyoTyrantCluster,
+    UnshardableOperationError,
+    rebalance,
+)
 from kt_core import IMPLEMENTATION
 from kt_core.errors import (
     BadRequestError,
@@ -50,6 +62,14 @@ __all__ = [
     "KyotoTycoon",
     "TokyoTyrant",
     "QueryBuilder",
+    "KyotoCluster",
+    "TokyoTyrantCluster",
+    "Node",
+    "ReplicaSet",
+    "rebalance",
+    "RebalanceProgress",
+    "ShardDownError",
+    "UnshardableOperationError",
     "EmbeddedServer",
     "EmbeddedTokyoTyrantServer",
     "EmbeddedServerError",

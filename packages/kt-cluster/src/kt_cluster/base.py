@@ -1,0 +1,380 @@
+"""What KyotoCluster and TokyoTyrantCluster share: nodes, routing, retries, fan-out and merging.
+
+The cluster uses the single-server clients' public API only: each member server has its own
+client (built with ``retry=None``: the cluster retries, so a dead server is not retried twice).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from kt_core.errors import InvalidArgumentError, InvalidTypeError, KtConnectionError
+from kt_core.retry import RetryPolicy, is_idempotent, retry_policy
+
+from .errors import ShardDownError, UnshardableOperationError
+from .nodes import Member, Node, ReplicaSet, Shard
+from .placement import Placement
+
+__all__ = ["ShardedClient", "jittered"]
+
+
+#: Operations of the cluster's own naming that are never retried (a delete by query).
+CLUSTER_NON_IDEMPOTENT = frozenset({"search_out"})
+
+
+def jittered(delay: float) -> float:
+    """``delay`` with "equal jitter": a uniform draw in [delay/2, delay]."""
+    return delay / 2 + random.random() * delay / 2
+
+
+class ShardedClient:
+    """Base of the sharded clients. Subclasses set ``client_class`` and ``scheme`` and ``_ping``."""
+
+    client_class: Any = None
+    scheme = ""
+
+    def __init__(self, nodes: Iterable[Any], *, read_from_replicas: bool = False, down_interval: float = 5.0,
+                 health_check_interval: float | None = None, retry: RetryPolicy | int | None = None,
+                 max_workers: int | None = None, **client_options: Any) -> None:
+        if isinstance(nodes, (str, bytes, Node, ReplicaSet)):
+            raise InvalidTypeError("nodes must be a list of nodes")
+        if isinstance(down_interval, bool) or not isinstance(down_interval, (int, float)) or down_interval < 0:
+            raise InvalidArgumentError(f"down_interval must be a number of seconds >= 0, not {down_interval!r}")
+        self.read_from_replicas = bool(read_from_replicas)
+        self.down_interval = float(down_interval)
+        self.retry = retry_policy(retry)
+        self.client_options = dict(client_options)
+        self.client_options.pop("retry", None)
+        self._owned: list[Any] = []
+        shards: dict[str, Shard] = {}
+        try:
+            for node in nodes:
+                shard = self._make_shard(node)
+                if shard.name in shards:
+                    raise InvalidArgumentError(f"two nodes are named {shard.name!r}: give one a name=")
+                shards[shard.name] = shard
+        except BaseException:
+            self._close_owned()
+            raise
+        if not shards:
+            raise InvalidArgumentError("a cluster needs at least one node")
+        self.shards: dict[str, Shard] = shards
+        self.placement = Placement((s.name, s.weight) for s in shards.values())
+        self._shard_list = list(shards.values())
+        self._only = self._shard_list[0] if len(shards) == 1 else None
+        self._max_workers = max_workers or len(shards)
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._stop_health = threading.Event()
+        self._health_thread: threading.Thread | None = None
+        if health_check_interval is not None:
+            self.start_health_checks(health_check_interval)
+
+    # ------------------------------------------------------------------ nodes
+
+    def _make_client(self, spec: Any) -> Any:
+        cls = self.client_class
+        if isinstance(spec, cls):
+            return spec  # the caller's client: the caller closes it
+        options = {**self.client_options, "retry": None}
+        if isinstance(spec, str) and "://" in spec:
+            client = cls.from_url(spec, **options)
+        elif isinstance(spec, str):
+            host, sep, port = spec.rpartition(":")
+            if not sep or not port.isdigit():
+                raise InvalidArgumentError(f"a node is 'host:port', a {self.scheme}:// URL, (host, port) or a "
+                                           f"{cls.__name__}, not {spec!r}")
+            client = cls(host=host.strip("[]") or "127.0.0.1", port=int(port), **options)
+        elif isinstance(spec, tuple) and len(spec) == 2:
+            client = cls(host=spec[0], port=spec[1], **options)
+        else:
+            raise InvalidTypeError(f"a node is 'host:port', a {self.scheme}:// URL, (host, port) or a "
+                                   f"{cls.__name__}, not {spec!r}")
+        self._owned.append(client)
+        return client
+
+    def _make_shard(self, node: Any) -> Shard:
+        if isinstance(node, ReplicaSet):
+            masters = [Member(self._make_client(s), "master") for s in node.masters]
+            slaves = [Member(self._make_client(s), "slave") for s in node.slaves]
+            weight, name = node.weight, node.name
+        else:
+            if not isinstance(node, Node):
+                node = Node(node)
+            masters, slaves = [Member(self._make_client(node.spec), "master")], []
+            weight, name = node.weight, node.name
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+            raise InvalidArgumentError(f"a node's weight must be an int >= 1, not {weight!r}")
+        return Shard(name or masters[0].address, weight, masters, slaves, self.down_interval)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {list(self.shards)}>"
+
+    def _close_owned(self) -> None:
+        for client in self._owned:
+            client.close()
+
+    def close(self) -> None:
+        """Stop the health checks and the worker threads; close the clients the cluster made."""
+        self._stop_health.set()
+        if self._health_thread is not None:
+            self._health_thread.join()
+            self._health_thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._close_owned()
+
+    # ------------------------------------------------------------------ health
+
+    def _ping(self, client: Any) -> Any:
+        raise NotImplementedError
+
+    def check_health(self) -> list[str]:
+        """Ping every member that is marked down; those that answer serve requests again at once.
+        Returns their addresses."""
+        back: list[str] = []
+        for shard in self._shard_list:
+            back.extend(m.address for m in shard.check(self._ping))
+        return back
+
+    def start_health_checks(self, interval: float) -> None:
+        """Run :meth:`check_health` every ``interval`` seconds in a daemon thread (until :meth:`close`)."""
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+            raise InvalidArgumentError(f"health_check_interval must be a number of seconds > 0, not {interval!r}")
+        if self._health_thread is not None:
+            raise InvalidArgumentError("health checks already run")
+        self._stop_health.clear()
+
+        def loop() -> None:
+            while not self._stop_health.wait(interval):
+                self.check_health()
+
+        self._health_thread = threading.Thread(target=loop, name=f"{type(self).__name__}-health", daemon=True)
+        self._health_thread.start()
+
+    def health(self) -> dict[str, list[dict[str, Any]]]:
+        """Each shard's members: address, role, whether it is up, the active master, the last error."""
+        now = time.monotonic()
+        return {shard.name: [{"address": m.address, "role": m.role, "up": m.down_until <= now,
+                              "active": m is shard.master, "last_error": m.last_error}
+                             for m in shard.members] for shard in self._shard_list}
+
+    # ------------------------------------------------------------------ routing
+
+    def node_for(self, key: Any) -> str:
+        """The name of the shard holding ``key``."""
+        try:
+            return self.placement.node_for(key)
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from None
+
+    def client_for(self, key: Any) -> Any:
+        """The client of the active master of ``key``'s shard (for what only one shard can do: a cursor)."""
+        return self.shards[self.node_for(key)].master.client
+
+    def clients(self) -> dict[str, Any]:
+        """Each shard's active master client, by shard name."""
+        return {shard.name: shard.master.client for shard in self._shard_list}
+
+    def _shard_of(self, key: Any) -> Shard:
+        only = self._only
+        if only is not None:
+            return only
+        try:
+            return self.shards[self.placement.node_for(key)]
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from None
+
+    def _call(self, shard: Shard, operation: str, write: bool, fn: Callable[[Any], Any]) -> Any:
+        """``fn(client)`` on ``shard`` with failover and the retry policy (idempotent operations only,
+        jittered backoff; a :class:`ShardDownError` is not retried: it is raised at once)."""
+        idempotent = is_idempotent(operation) and operation not in CLUSTER_NON_IDEMPOTENT
+        retries = self.retry.retries if idempotent else 0
+        if not retries:
+            return shard.run(fn, write, self.read_from_replicas, idempotent)
+        attempt = 0
+        while True:
+            try:
+                return shard.run(fn, write, self.read_from_replicas, idempotent)
+            except ShardDownError:
+                raise
+            except KtConnectionError:
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                time.sleep(jittered(self.retry.delay(attempt)))
+
+    def _fan_out(self, jobs: Sequence[tuple[Shard, str, bool, Callable[[Any], Any]]]) -> list[Any]:
+        """Run ``jobs`` (shard, operation, write, fn) concurrently; results in job order. If some fail,
+        every job still completes and the first error (in job order) is raised."""
+        if len(jobs) == 1:
+            shard, operation, write, fn = jobs[0]
+            return [self._call(shard, operation, write, fn)]
+        executor = self._executor
+        if executor is None:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="kt-cluster")
+                executor = self._executor
+        # A worker thread hands its connection back after each job: no connection stays bound to a worker
+        # (a server brought back by a health check then gets fresh connections, see Shard.check).
+        futures = [executor.submit(self._call, shard, operation, write, functools.partial(_checked_in, fn))
+                   for shard, operation, write, fn in jobs]
+        results, error = [], None
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BaseException as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return results
+
+    def _everywhere(self, operation: str, write: bool, fn: Callable[[Any], Any]) -> list[Any]:
+        return self._fan_out([(shard, operation, write, fn) for shard in self._shard_list])
+
+    def _split_keys(self, keys: Any, what: str) -> tuple[list[Any], dict[str, list[Any]]]:
+        if isinstance(keys, (str, bytes, bytearray, memoryview)):
+            raise InvalidTypeError(f"{what}: keys must be a list of keys, not a single key")
+        if not isinstance(keys, Iterable):
+            raise InvalidTypeError(f"{what}: keys must be a list of keys, not {type(keys).__name__}")
+        keys = list(keys)
+        try:
+            return keys, self.placement.split(keys)
+        except TypeError as exc:
+            raise InvalidTypeError(str(exc)) from None
+
+    def _split_items(self, data: Mapping[Any, Any] | None, kwargs: Mapping[str, Any],
+                     what: str) -> dict[str, dict[Any, Any]]:
+        if data is not None and not isinstance(data, Mapping):
+            raise InvalidTypeError(f"{what} data must be a mapping, not {type(data).__name__}")
+        items = dict(data or {})
+        items.update(kwargs)
+        _, groups = self._split_keys(list(items), what)
+        return {name: {k: items[k] for k in ks} for name, ks in groups.items()}
+
+    def _bulk_get(self, operation: str, keys: Any, call: Callable[[Any, list[Any]], dict[Any, Any]]) -> dict[Any, Any]:
+        keys, groups = self._split_keys(keys, operation)
+        if not groups:
+            return {}
+        parts = self._fan_out([(self.shards[name], operation, False, functools.partial(_swap, call, ks))
+                               for name, ks in groups.items()])
+        if len(parts) == 1:
+            found = parts[0]
+        else:
+            found = {}
+            for part in parts:
+                found.update(part)
+        # In input order; a client may answer under the decoded (str) or the raw (bytes) key.
+        out: dict[Any, Any] = {}
+        for key in keys:
+            for candidate in _key_forms(key):
+                if candidate in found:
+                    out[candidate] = found[candidate]
+                    break
+        return out
+
+    def _bulk_write(self, operation: str, groups: Mapping[str, Any], call: Callable[[Any, Any], Any]) -> list[Any]:
+        if not groups:
+            return []
+        return self._fan_out([(self.shards[name], operation, True, functools.partial(_swap, call, part))
+                              for name, part in groups.items()])
+
+    @property
+    def size(self) -> int:
+        """The databases' size in bytes: the sum over the shards."""
+        return sum(self._everywhere("size", False, lambda c: c.size))
+
+    def status_by_shard(self, operation: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        results = self._everywhere(operation, False, lambda c: getattr(c, operation)(*args, **kwargs))
+        return dict(zip(self.shards, results))
+
+    def _merge_keys(self, lists: list[list[Any]], max_keys: int | None) -> list[Any]:
+        merged = sorted(itertools.chain.from_iterable(lists), key=_sort_key)
+        return merged if max_keys is None or max_keys < 0 else merged[:max_keys]
+
+
+def _checked_in(fn: Callable[[Any], Any], client: Any) -> Any:
+    try:
+        return fn(client)
+    finally:
+        client.checkin()
+
+
+def _swap(call: Callable[[Any, Any], Any], part: Any, client: Any) -> Any:
+    return call(client, part)
+
+
+def _key_forms(key: Any) -> tuple[Any, ...]:
+    if isinstance(key, str):
+        return (key, key.encode("utf-8"))
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        raw = bytes(key)
+        try:
+            return (raw, raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return (raw,)
+    return (key, str(key), str(key).encode("ascii"))
+
+
+def _sort_key(key: Any) -> bytes:
+    return key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+
+def keyed(operation: str, write: bool, doc: str) -> Callable[..., Any]:
+    """A method that runs the single client's ``operation`` on the shard of its first argument."""
+
+    def method(self: ShardedClient, key: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self._shard_of(key), operation, write,
+                          lambda c: getattr(c, operation)(key, *args, **kwargs))
+
+    method.__name__ = method.__qualname__ = operation
+    method.__doc__ = doc
+    return method
+
+
+def everywhere(operation: str, write: bool, merge: Callable[[list[Any]], Any], doc: str) -> Callable[..., Any]:
+    """A method that runs the single client's ``operation`` on every shard and merges the results."""
+
+    def method(self: ShardedClient, *args: Any, **kwargs: Any) -> Any:
+        return merge(self._everywhere(operation, write, lambda c: getattr(c, operation)(*args, **kwargs)))
+
+    method.__name__ = method.__qualname__ = operation
+    method.__doc__ = doc
+    return method
+
+
+def refused(operation: str, why: str) -> Callable[..., Any]:
+    """A method that raises :class:`UnshardableOperationError` saying ``why``."""
+
+    def method(self: ShardedClient, *args: Any, **kwargs: Any) -> Any:
+        raise UnshardableOperationError(f"{type(self).__name__}.{operation}: {why}")
+
+    method.__name__ = method.__qualname__ = operation
+    method.__doc__ = f"Not available on a cluster: {why}"
+    return method
+
+
+def every_true(results: list[Any]) -> bool:
+    return all(results)
+
+
+def total(results: list[Any]) -> Any:
+    return sum(results)
+

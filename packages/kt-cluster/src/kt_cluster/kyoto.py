@@ -1,0 +1,154 @@
+"""KyotoCluster: KyotoTycoon's API over several Kyoto Tycoon servers (see the package doc)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any
+
+from kt_kyoto import KyotoTycoon
+
+from .base import ShardedClient, every_true, everywhere, keyed, refused, total
+
+__all__ = ["KyotoCluster"]
+
+_CURSOR = ("a cursor spans one shard only (Kyoto Tycoon keeps it on one server's connection); "
+           "use cluster.client_for(key).cursor() for the shard of a key, or cluster.clients()[name].cursor()")
+
+
+def _key_of(key_or_keydb: Any) -> Any:
+    return key_or_keydb[0] if isinstance(key_or_keydb, tuple) else key_or_keydb
+
+
+class KyotoCluster(ShardedClient):
+    """KyotoTycoon's methods over the shards of ``nodes`` (``"host:port"``, ``kt://host:port/db`` URLs,
+    :class:`~kt_cluster.Node` with a weight, :class:`~kt_cluster.ReplicaSet`).
+
+    Keyword options: ``read_from_replicas`` (reads may go to slaves and be stale), ``down_interval``
+    (seconds a failed server is skipped, 5), ``health_check_interval`` (seconds, None: off),
+    ``retry`` (a :class:`~kt_core.retry.RetryPolicy` or a number of retries of idempotent operations,
+    with jittered backoff), ``max_workers`` (threads for fan-out, default one per shard); every other
+    keyword (``serializer``, ``timeout``, ``decode_keys``, ``default_db`` ...) goes to each
+    :class:`~kt_kyoto.KyotoTycoon`.
+    """
+
+    client_class = KyotoTycoon
+    scheme = "kt"
+
+    def _ping(self, client: Any) -> Any:
+        return client.report()
+
+    # ---------------------------------------------------------------- one key: the key's shard
+    get = keyed("get", False, "KyotoTycoon.get on the key's shard.")
+    get_raw = keyed("get_raw", False, "KyotoTycoon.get_raw on the key's shard.")
+    exists = keyed("exists", False, "KyotoTycoon.exists on the key's shard.")
+    set = keyed("set", True, "KyotoTycoon.set on the key's shard.")
+    add = keyed("add", True, "KyotoTycoon.add on the key's shard.")
+    replace = keyed("replace", True, "KyotoTycoon.replace on the key's shard.")
+    append = keyed("append", True, "KyotoTycoon.append on the key's shard.")
+    remove = keyed("remove", True, "KyotoTycoon.remove on the key's shard.")
+    seize = keyed("seize", True, "KyotoTycoon.seize on the key's shard.")
+    cas = keyed("cas", True, "KyotoTycoon.cas on the key's shard.")
+    incr = keyed("incr", True, "KyotoTycoon.incr on the key's shard.")
+    incr_double = keyed("incr_double", True, "KyotoTycoon.incr_double on the key's shard.")
+
+    def __getitem__(self, key_or_keydb: Any) -> Any:
+        return self._call(self._shard_of(_key_of(key_or_keydb)), "get", False, lambda c: c[key_or_keydb])
+
+    def __setitem__(self, key_or_keydb: Any, value_or_valueexpire: Any) -> None:
+        def put(c: Any) -> None:
+            c[key_or_keydb] = value_or_valueexpire
+
+        self._call(self._shard_of(_key_of(key_or_keydb)), "set", True, put)
+
+    def __delitem__(self, key_or_keydb: Any) -> None:
+        def delete(c: Any) -> None:
+            del c[key_or_keydb]
+
+        self._call(self._shard_of(_key_of(key_or_keydb)), "remove", True, delete)
+
+    def __contains__(self, key_or_keydb: Any) -> bool:
+        result: bool = self._call(self._shard_of(_key_of(key_or_keydb)), "exists", False,
+                                  lambda c: key_or_keydb in c)
+        return result
+
+    # ---------------------------------------------------------------- bulk: split per shard, merged in input order
+    def get_bulk(self, keys: Iterable[Any], db: Any = None) -> dict[Any, Any]:
+        """KyotoTycoon.get_bulk: one request per shard, concurrently; the found keys in input order."""
+        return self._bulk_get("get_bulk", keys, lambda c, ks: c.get_bulk(ks, db))
+
+    def get_bulk_raw(self, keys: Iterable[Any], db: Any = None) -> dict[Any, bytes]:
+        """KyotoTycoon.get_bulk_raw, split as :meth:`get_bulk`."""
+        return self._bulk_get("get_bulk_raw", keys, lambda c, ks: c.get_bulk_raw(ks, db))
+
+    def set_bulk(self, __data: Mapping[Any, Any] | None = None, db: Any = None, expire_time: Any = None,
+                 **kwargs: Any) -> int:
+        """KyotoTycoon.set_bulk, one request per shard, concurrently; the number of keys set."""
+        groups = self._split_items(__data, kwargs, "set_bulk")
+        return sum(self._bulk_write("set_bulk", groups, lambda c, part: c.set_bulk(part, db, expire_time)))
+
+    update = set_bulk
+
+    def remove_bulk(self, keys: Iterable[Any], db: Any = None) -> int:
+        """KyotoTycoon.remove_bulk, one request per shard, concurrently; the number of keys removed."""
+        _, groups = self._split_keys(keys, "remove_bulk")
+        return sum(self._bulk_write("remove_bulk", groups, lambda c, ks: c.remove_bulk(ks, db)))
+
+    # ---------------------------------------------------------------- whole database: every shard, merged
+    count = everywhere("count", False, total, "The number of records: the sum over the shards.")
+    clear = everywhere("clear", True, every_true, "Remove every record of every shard; True if every shard did.")
+    synchronize = everywhere("synchronize", True, every_true, "KyotoTycoon.synchronize on every shard.")
+    vacuum = everywhere("vacuum", True, every_true, "KyotoTycoon.vacuum on every shard.")
+
+    def __len__(self) -> int:
+        return int(self.count())
+
+    def status(self, db: Any = None) -> dict[str, dict[Any, bytes]]:
+        """Each shard's ``status``, by shard name."""
+        return self.status_by_shard("status", db)
+
+    def report(self) -> dict[str, dict[Any, bytes]]:
+        """Each shard's ``report``, by shard name."""
+        return self.status_by_shard("report")
+
+    def match_prefix(self, prefix: Any, max_keys: int | None = None, db: Any = None) -> list[Any]:
+        """Keys starting with ``prefix`` on every shard, sorted by their bytes, at most ``max_keys``."""
+        lists = self._everywhere("match_prefix", False, lambda c: c.match_prefix(prefix, max_keys, db))
+        return self._merge_keys(lists, max_keys)
+
+    def match_regex(self, regex: Any, max_keys: int | None = None, db: Any = None) -> list[Any]:
+        """Keys matching ``regex`` on every shard, sorted by their bytes, at most ``max_keys``."""
+        lists = self._everywhere("match_regex", False, lambda c: c.match_regex(regex, max_keys, db))
+        return self._merge_keys(lists, max_keys)
+
+    def keys_nonlazy(self, db: Any = None) -> list[Any]:
+        """Every key of every shard, sorted by their bytes."""
+        return self._merge_keys(self._everywhere("keys_nonlazy", False, lambda c: c.keys_nonlazy(db)), None)
+
+    def keys(self, db: Any = None) -> Generator[Any, None, None]:
+        """Every key, shard after shard (each shard walked with its own cursor; not sorted across shards)."""
+        for shard in self._shard_list:
+            yield from self._call(shard, "keys", False, lambda c: c.keys(db))
+
+    def values(self, db: Any = None) -> Generator[Any, None, None]:
+        """Every value, shard after shard."""
+        for shard in self._shard_list:
+            yield from self._call(shard, "values", False, lambda c: c.values(db))
+
+    def items(self, db: Any = None) -> Generator[tuple[Any, Any], None, None]:
+        """Every (key, value), shard after shard."""
+        for shard in self._shard_list:
+            yield from self._call(shard, "items", False, lambda c: c.items(db))
+
+    def __iter__(self) -> Generator[Any, None, None]:
+        return self.keys()
+
+    # ---------------------------------------------------------------- what has no meaning across shards
+    cursor = refused("cursor", _CURSOR)
+    script = refused("script", "a script runs on one server and its records may live on other shards; "
+                               "run it on one shard: cluster.clients()[name].script(...)")
+    match_similar = refused("match_similar", "run it on each shard: cluster.clients()")
+    ulog_list = refused("ulog_list", "update logs are per server: cluster.clients()[name].ulog_list()")
+    ulog_remove = refused("ulog_remove", "update logs are per server: cluster.clients()[name].ulog_remove()")
+    path = refused("path", "each shard has its own path: cluster.clients()[name].path")
+    set_database = refused("set_database", "give the database in each node's URL (kt://host:port/db) or "
+                                           "default_db=")

@@ -1,0 +1,187 @@
+"""Network faults on one node (through kt_embedded's FaultProxy): the other shards keep answering, a down
+shard raises at once, health checks bring it back, dual masters fail over, retries only when idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kt_cluster import KyotoCluster, ReplicaSet, ShardDownError, TokyoTyrantCluster
+from kt_cluster.base import jittered
+from kt_core.errors import KtConnectionError, KtTimeoutError
+from kt_core.retry import RetryPolicy
+from kt_embedded.faultproxy import FaultProxy
+
+
+def cluster_class(kind: str) -> Any:
+    return KyotoCluster if kind == "kt" else TokyoTyrantCluster
+
+
+@pytest.fixture
+def proxy(servers: tuple[str, list[Any]]) -> Iterator[FaultProxy]:
+    _, managers = servers
+    with FaultProxy(managers[0].host, managers[0].port) as p:
+        yield p
+
+
+def addr(manager: Any) -> str:
+    return f"{manager.host}:{manager.port}"
+
+
+def keys_by_shard(cluster: Any, n: int = 300) -> dict[str, str]:
+    """One key per shard name."""
+    out: dict[str, str] = {}
+    for i in range(n):
+        out.setdefault(cluster.node_for(f"f:{i}"), f"f:{i}")
+    assert len(out) == len(cluster.shards)
+    return out
+
+
+def wait_until(condition: Any, limit: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("fault", ["stall", "cut"])
+def test_a_faulty_node_leaves_the_other_shards_answering(servers: tuple[str, list[Any]], proxy: FaultProxy,
+                                                         fault: str) -> None:
+    kind, managers = servers
+    nodes = [f"{proxy.host}:{proxy.port}", addr(managers[1]), addr(managers[2])]
+    with cluster_class(kind)(nodes, timeout=0.5, down_interval=600) as cluster:
+        cluster.clear()
+        keys = keys_by_shard(cluster)
+        for key in keys.values():
+            cluster.set(key, "v")
+        bad = keys[nodes[0]]
+        if fault == "stall":
+            proxy.stall()
+            with pytest.raises(KtTimeoutError):
+                cluster.get(bad)
+        else:
+            proxy.refuse()
+            with pytest.raises(KtConnectionError) as info:
+                cluster.get(bad)
+            assert not isinstance(info.value, ShardDownError)
+        # Marked down: the next requests raise at once, without touching the network.
+        opened = proxy.stats.get("accepted", 0) if hasattr(proxy, "stats") else 0
+        for _ in range(20):
+            with pytest.raises(ShardDownError, match=nodes[0]) as down:
+                cluster.set(bad, "w")
+        assert down.value.shard == nodes[0]
+        if hasattr(proxy, "stats"):
+            assert proxy.stats.get("accepted", 0) == opened
+        for name in nodes[1:]:
+            assert cluster.get(keys[name]) == "v"
+            assert cluster.set(keys[name], "w")
+        with pytest.raises(ShardDownError):
+            cluster.get_bulk(list(keys.values()))
+        with pytest.raises(ShardDownError):
+            cluster.count()
+        # The health check brings the node back.
+        proxy.passthrough()
+        assert cluster.check_health() == [nodes[0]]
+        assert cluster.get(bad) == "v"
+        assert cluster.get_bulk(list(keys.values())) == {k: ("v" if k == bad else "w") for k in keys.values()}
+        cluster.clear()
+
+
+def test_background_health_checks_bring_a_node_back(servers: tuple[str, list[Any]], proxy: FaultProxy) -> None:
+    kind, managers = servers
+    nodes = [f"{proxy.host}:{proxy.port}", addr(managers[1])]
+    with cluster_class(kind)(nodes, timeout=0.5, down_interval=600, health_check_interval=0.05) as cluster:
+        bad = keys_by_shard(cluster)[nodes[0]]
+        proxy.refuse()
+        with pytest.raises(KtConnectionError):
+            cluster.get(bad)
+        assert cluster.health()[nodes[0]][0]["up"] is False
+        proxy.passthrough()
+        wait_until(lambda: cluster.health()[nodes[0]][0]["up"])
+        assert cluster.get(bad) is None
+
+
+def test_a_dual_master_pair_fails_over_to_the_other_master(servers: tuple[str, list[Any]],
+                                                           proxy: FaultProxy) -> None:
+    # Two unreplicated servers stand in for the pair: this tests the routing, not the replication
+    # (test_failover_real.py runs a real replicated pair).
+    kind, managers = servers
+    pair = ReplicaSet.dual_master(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="pair")
+    with cluster_class(kind)([pair, addr(managers[2])], timeout=0.5, down_interval=600) as cluster:
+        cluster.clear()
+        first, second = (direct.client for direct in cluster.shards["pair"].masters)
+        key = keys_by_shard(cluster)["pair"]
+        assert cluster.set(key, "on-first")
+        assert first.get(key) == "on-first" and second.get(key) is None
+        proxy.refuse()
+        assert cluster.set(key, "on-second")  # an idempotent write: re-sent to the other master at once
+        assert second.get(key) == "on-second"
+        assert cluster.health()["pair"][1]["active"] is True and cluster.shards["pair"].failovers == 1
+        assert cluster.get(key) == "on-second"
+        proxy.passthrough()
+        assert cluster.check_health() == [f"{proxy.host}:{proxy.port}"]
+        assert cluster.set(key, "still-second")  # the active master stays: no flip-flop
+        assert second.get(key) == "still-second"
+        cluster.clear()
+
+
+def test_a_non_idempotent_write_is_not_resent_to_the_other_master(servers: tuple[str, list[Any]],
+                                                                  proxy: FaultProxy) -> None:
+    kind, managers = servers
+    pair = ReplicaSet.dual_master(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="pair")
+    with cluster_class(kind)([pair], timeout=0.5, down_interval=600, retry=3) as cluster:
+        cluster.clear()
+        proxy.refuse()
+        with pytest.raises(KtConnectionError):
+            cluster.incr("n", 1)  # its outcome on the first master is unknown: the caller decides
+        assert cluster.incr("n", 1) == 1  # the next one goes to the other master
+        cluster.clear()
+
+
+def test_retries_only_idempotent_operations(servers: tuple[str, list[Any]], proxy: FaultProxy) -> None:
+    kind, _ = servers
+    policy = RetryPolicy(retries=2, backoff=0.001, max_backoff=0.002)
+    with cluster_class(kind)([f"{proxy.host}:{proxy.port}"], timeout=0.5, down_interval=0, retry=policy) as cluster:
+        member = cluster.shards[f"{proxy.host}:{proxy.port}"].masters[0]
+        proxy.refuse()
+        with pytest.raises(KtConnectionError):
+            cluster.get("k")
+        assert member.failures == 3  # the first attempt and two retries
+        with pytest.raises(KtConnectionError):
+            cluster.incr("k")
+        assert member.failures == 4  # never retried
+        proxy.passthrough()
+        assert cluster.get("k") is None
+
+
+def test_backoff_has_jitter() -> None:
+    draws = {jittered(1.0) for _ in range(200)}
+    assert all(0.5 <= d <= 1.0 for d in draws) and len(draws) > 150
+
+
+def test_reads_from_replicas_may_be_stale_and_survive_the_master(servers: tuple[str, list[Any]],
+                                                                 proxy: FaultProxy) -> None:
+    # An unreplicated "slave" shows what a lagging one does: it answers, with what it has.
+    kind, managers = servers
+    shard = ReplicaSet.master_slaves(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="set")
+    with cluster_class(kind)([shard], timeout=0.5, down_interval=600, read_from_replicas=True) as cluster:
+        cluster.clear()
+        slave = cluster.shards["set"].slaves[0].client
+        slave.clear()
+        assert cluster.set("k", "fresh")
+        assert cluster.get("k") is None  # read from the slave: stale
+        slave.set("k", "replicated")
+        assert cluster.get("k") == "replicated"
+        proxy.refuse()
+        with pytest.raises(KtConnectionError):
+            cluster.set("k", "x")  # no second master: writes fail...
+        with pytest.raises(ShardDownError):
+            cluster.set("k", "x")
+        assert cluster.get("k") == "replicated"  # ...reads go on
+        proxy.passthrough()
+        cluster.check_health()
+        cluster.clear()
+        slave.clear()
