@@ -69,9 +69,9 @@ def _free_port() -> int:
     return port if port < 32768 else 20000 + port % 12000
 
 
-def _start(executable: str, workdir: str, args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+def _start(command: list[str], workdir: str, args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
-    proc = subprocess.Popen([executable, "-host", "127.0.0.1", "-port", str(port), "-log", "server.log", *args,
+    proc = subprocess.Popen([*command, "-host", "127.0.0.1", "-port", str(port), "-log", "server.log", *args,
                              "*", "%"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -139,7 +139,9 @@ def _decode(response: bytes) -> tuple[dict[str, Any], list[list[int]]]:
     return {"accepted": accepted, "frames": frames}, volatile
 
 
-def record(executable: str) -> list[dict[str, Any]]:
+def record(executable: str | list[str]) -> list[dict[str, Any]]:
+    """The scenario, run on ``executable`` (a path, or a command such as the stand-in's)."""
+    command = [executable] if isinstance(executable, str) else list(executable)
     vectors: list[dict[str, Any]] = []
 
     def add(name: str, description: str, server: str, args: list[str], request: bytes, response: bytes) -> None:
@@ -151,7 +153,7 @@ def record(executable: str) -> list[dict[str, Any]]:
     work = tempfile.mkdtemp(prefix="kt-repl-")
     try:
         args = ["-ulog", "ulog", "-sid", "1"]
-        proc, port = _start(executable, work, args)
+        proc, port = _start(command, work, args)
         try:
             conn = _Conn(port)
             for proc_name, params in OPERATIONS:
@@ -190,7 +192,7 @@ def record(executable: str) -> list[dict[str, Any]]:
         finally:
             proc.terminate()
             proc.wait(10)
-        proc, port = _start(executable, work, [])
+        proc, port = _start(command, work, [])
         try:
             req, resp = _stream(port, 0, 2)
             add("repl_no_ulog", "a server without -ulog refuses: 0xBF, then closes", "plain", [], req, resp)

@@ -24,7 +24,7 @@ from kt_core.kyoto_repl import (
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available
 from kt_kyoto import KyotoTycoon
 
-BACKENDS = ["real"]  # the stand-in joins when it serves 0xB1
+BACKENDS = ["real", "standin"]
 ABS_XT = 2_000_000_000
 
 

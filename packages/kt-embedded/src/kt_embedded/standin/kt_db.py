@@ -34,6 +34,8 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional
 
+from kt_core import kyoto_repl
+
 __all__ = [
     "XTMAX",
     "XT_NONE",
@@ -674,9 +676,10 @@ class KtCursor:
 #: ktserver's default ``-ulim``: the size at which the update log moves on to its next file.
 ULOG_LIMIT = 256 << 20
 
-# TimedDB's update operations (the first byte of a message after the server and database ids).
-USET, UREMOVE, UCLEAR = 0xA1, 0xA2, 0xA5
-_XT5 = struct.Struct(">Q")
+# TimedDB's update operations and messages: one definition, in the codec (the replication consumer reads them).
+USET, UREMOVE, UCLEAR = kyoto_repl.USET, kyoto_repl.UREMOVE, kyoto_repl.UCLEAR
+_uset_message = kyoto_repl.encode_uset
+_uremove_message = kyoto_repl.encode_uremove
 
 # kt::UpdateLogger's file layout: a head (magic, file size, newest time stamp), then records
 # (magic, time stamp, message size, message, end magic), all numbers big-endian.
@@ -686,25 +689,6 @@ _ULOG_META, _ULOG_BEGIN, _ULOG_END = 0xA0, 0xA1, 0xA2
 _ULOG_CACHE_MAX = 65536  # a write past this many cached bytes flushes at once
 _ULOG_FLUSH_WAIT = 0.1  # otherwise the flusher writes the cache every 0.1 s
 _TS_LOGIC = 1000 * 1000  # time stamps: milliseconds * 10**6 + a counter within the millisecond
-
-
-def _varnum(n: int) -> bytes:
-    """Kyoto Cabinet's variable-length number: 7 bits a byte, most significant first, 0x80 on all but the last."""
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def _uset_message(key: bytes, value: bytes, axt: int) -> bytes:
-    """TimedDB's log of a stored record: USET, sizes, the key, the value as stored (5-byte expiry first)."""
-    return b"".join((bytes((USET,)), _varnum(len(key)), _varnum(len(value) + 5), key, _XT5.pack(axt)[3:], value))
-
-
-def _uremove_message(key: bytes) -> bytes:
-    return b"".join((bytes((UREMOVE,)), _varnum(len(key)), key))
 
 
 class UpdateLog:
@@ -718,7 +702,7 @@ class UpdateLog:
     milliseconds times 10**6 plus a counter within the millisecond. An existing directory is
     continued: its highest-numbered file, time stamps after its newest.
 
-    Not yet a replication log: nothing reads the records back (no replication protocol).
+    :meth:`reader` reads the records back, as ktserver's replication master does.
     """
 
     def __init__(self, path: str, limit: int = ULOG_LIMIT) -> None:
@@ -862,6 +846,10 @@ class UpdateLog:
                     failed.append(path)
         return failed
 
+    def reader(self, ts: int) -> UpdateLogReader:
+        """A reader of the records newer than ``ts``, from the files on disk (kt::UpdateLogger::Reader)."""
+        return UpdateLogReader(self, ts)
+
     def close(self) -> None:
         self._stop.set()
         if self._flusher is not threading.current_thread():
@@ -875,6 +863,118 @@ class UpdateLog:
             finally:
                 self._closed = True
                 os.close(self._fd)
+
+
+class UpdateLogReader:
+    """Reads an :class:`UpdateLog`'s files in order: :meth:`read` gives ``(ts, message)`` of the next
+    record newer than the start time stamp, or None when every flushed record was read (call again
+    later). It starts in the oldest file whose newest time stamp is past ``ts`` (the last file when
+    none is), and reads a file only up to the size its head records (the head is written after the
+    records, so no record is seen half written); at the end of a file it moves on to the next one
+    once that exists. A file removed meanwhile stays readable while it is open (POSIX)."""
+
+    def __init__(self, ulog: UpdateLog, ts: int) -> None:
+        self.ulog = ulog
+        self.ts = ts
+        ids = self._ids()
+        start = ids[-1] if ids else 1
+        for file_id in ids:
+            head = self._head(self._path(file_id))
+            if head is not None and head[1] > ts:
+                start = file_id
+                break
+        self._id = start
+        self._fd: Optional[int] = None
+        self._off = _ULOG_HEAD.size
+        self._buf = b""
+        self._bufoff = _ULOG_HEAD.size
+
+    def _path(self, file_id: int) -> str:
+        return f"{self.ulog.path}/{file_id:010d}.ulog"
+
+    def _ids(self) -> list[int]:
+        try:
+            return sorted(int(n[:10]) for n in os.listdir(self.ulog.path) if _is_ulog_name(n))
+        except OSError:
+            return []
+
+    @staticmethod
+    def _head(path: str) -> Optional[tuple[int, int]]:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_ULOG_HEAD.size)
+        except OSError:
+            return None
+        if len(head) < _ULOG_HEAD.size or head[0] != _ULOG_META:
+            return None
+        _, size, ts = _ULOG_HEAD.unpack(head)
+        return int(size), int(ts)
+
+    def _open(self) -> bool:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path(self._id), os.O_RDONLY)
+            except OSError:
+                return False
+            self._off = self._bufoff = _ULOG_HEAD.size
+            self._buf = b""
+        return True
+
+    def read(self) -> Optional[tuple[int, bytes]]:
+        while True:
+            rec = self._next()
+            if rec is None:
+                return None
+            if rec[0] > self.ts:
+                return rec
+
+    def _next(self) -> Optional[tuple[int, bytes]]:
+        while True:
+            if not self._open():
+                later = [i for i in self._ids() if i > self._id]
+                if not later:
+                    return None
+                self._id = later[0]
+                continue
+            assert self._fd is not None
+            rec = self._take()
+            if rec is not None:
+                return rec
+            head = os.pread(self._fd, _ULOG_HEAD.size, 0)
+            fsize = _ULOG_HEAD.unpack(head)[1] if len(head) == _ULOG_HEAD.size else 0
+            if fsize > self._bufoff + len(self._buf):
+                start = self._bufoff + len(self._buf)
+                self._buf = self._buf[self._off - self._bufoff :] + os.pread(self._fd, fsize - start, start)
+                self._bufoff = self._off
+                continue
+            if not any(i > self._id for i in self._ids()):
+                return None  # the current file: more comes later
+            # a later file exists: this one is finished (re-read its head once more, then move on)
+            if _ULOG_HEAD.unpack(os.pread(self._fd, _ULOG_HEAD.size, 0))[1] > self._bufoff + len(self._buf):
+                continue
+            os.close(self._fd)
+            self._fd = None
+            self._id += 1
+
+    def _take(self) -> Optional[tuple[int, bytes]]:
+        """The next whole record in the buffer."""
+        p = self._off - self._bufoff
+        buf = self._buf
+        if p + _ULOG_RECORD.size > len(buf):
+            return None
+        magic, ts, size = _ULOG_RECORD.unpack_from(buf, p)
+        end = p + _ULOG_RECORD.size + size
+        if magic != _ULOG_BEGIN or end + 1 > len(buf) or buf[end] != _ULOG_END:
+            if end + 1 > len(buf) and magic == _ULOG_BEGIN:
+                return None
+            raise ValueError(f"broken update log record in {self._path(self._id)} at {self._off}")
+        self._off = self._bufoff + end + 1
+        return int(ts), buf[p + _ULOG_RECORD.size : end]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _is_ulog_name(name: str) -> bool:

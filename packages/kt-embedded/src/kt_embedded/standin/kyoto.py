@@ -1,6 +1,6 @@
 """Kyoto Tycoon stand-in server: ktserver's wire protocols over in-memory databases.
 
-Not a production server: no persistence, no replication. It exists so that tests (ours and yours)
+Not a production server: no persistence; replication as a master only. It exists so that tests (ours and yours)
 can talk to something that answers exactly like ktserver 0.9.56 for the operations kt's clients use.
 
 - HTTP/1.1 TSV-RPC (keep-alive, ``GET`` with a query string, TSV or form-urlencoded bodies) and the
@@ -9,7 +9,10 @@ can talk to something that answers exactly like ktserver 0.9.56 for the operatio
 - Several databases (``*``/``.kch`` unordered, ``%``/``.kct`` ordered), addressed by index or by
   name; per-record expiry; cursors per connection.
 - An update log (``-ulog DIR -sid N [-ulim SIZE]``): files written under DIR as ktserver writes them,
-  which ``ulog_list`` lists and ``ulog_remove`` removes (see :class:`~.kt_db.UpdateLog`).
+  which ``ulog_list`` lists and ``ulog_remove`` removes (see :class:`~.kt_db.UpdateLog`). With it the
+  stand-in is a replication master: it serves the binary replication stream (0xB1, see
+  :mod:`kt_core.kyoto_repl`) from those files as ktserver does, to ``KyotoTycoon.replicate`` and to a
+  real ktserver slave (``-mhost/-mport``).
 - Scripts are a Lua file, as for ktserver (``-scr FILE.lua``: ktserver's Lua API, run in lupa's Lua
   5.1, the ``kt-embedded[lua]`` extra; see :mod:`.kt_lua`), or Python callables registered by name:
   ``fn(inmap: dict[bytes, bytes]) -> dict[bytes, bytes] | None``, or ``fn(inmap, db)`` to get the
@@ -41,8 +44,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Callable, Optional, TextIO, Union
 
-from kt_core import kyoto_binary, kyoto_http
-from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError
+from kt_core import kyoto_binary, kyoto_http, kyoto_repl
+from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError, ProtocolError
 
 from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
 from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec
@@ -151,6 +154,17 @@ def _wants_db(fn: Script) -> bool:
     return len(params) >= 2
 
 
+class _ReplicationRequest:
+    """A decoded replication request (0xB1): flags, the time stamp to resume after, the server id."""
+
+    __slots__ = ("flags", "sid", "ts")
+
+    def __init__(self, flags: int, ts: int, sid: int) -> None:
+        self.flags = flags
+        self.ts = ts
+        self.sid = sid
+
+
 class KyotoTycoonStandin(StandinServer):
     """A Kyoto Tycoon stand-in on ``host:port`` (port 0: a free port, see :attr:`port`).
 
@@ -195,6 +209,7 @@ class KyotoTycoonStandin(StandinServer):
         self._counts = dict.fromkeys(("set", "set_misses", "remove", "remove_misses", "get", "get_misses",
                                       "script", "misc"), 0)
         self.ulog: Optional[UpdateLog] = None
+        self._conn_local = threading.local()
         if ulog is not None:
             self.ulog = UpdateLog(ulog, ulim)
             for i, db in enumerate(self.databases):
@@ -244,14 +259,75 @@ class KyotoTycoonStandin(StandinServer):
     def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
         if end <= pos:
             return pos + 1
+        if buf[pos] == kyoto_repl.MAGIC_REPLICATION:
+            r = kyoto_repl.parse_replication_request(buf, pos, end, limit)
+            return r if isinstance(r, int) else (r[0], _ReplicationRequest(*r[1:]))
         if buf[pos] >= 0x80:
             return kyoto_binary.parse_request(buf, pos, end, limit)
         return kyoto_http.parse_request(buf, pos, end, limit)
 
     def handle(self, request: Any, session: Session) -> Any:
+        if isinstance(request, _ReplicationRequest):
+            return self._serve_replication(request)
         if isinstance(request, kyoto_binary.BinaryRequest):
             return self._handle_binary(request)
         return self._handle_http(request, session)
+
+    # -- replication master (0xB1) --------------------------------------------------------------
+    def _serve_connection(self, conn: Any, peer: Any) -> None:
+        self._conn_local.conn = conn  # the replication stream takes the connection over
+        super()._serve_connection(conn, peer)
+
+    def _serve_replication(self, req: _ReplicationRequest) -> Any:
+        """ktserver's do_bin_replication: accept, then every record newer than ``req.ts`` (the ones
+        of server id ``req.sid`` skipped, or only those with WHITESID; a keep-alive after every 256
+        skipped), and a NOP whenever everything was sent, which the slave must answer."""
+        if self.ulog is None:
+            self.log("INFO", "no update log allows no replication")
+            return CLOSE(kyoto_repl.encode_replication_refusal())
+        conn = self._conn_local.conn
+        white = bool(req.flags & kyoto_repl.WHITESID)
+        reader = self.ulog.reader(req.ts)
+        conn.sendall(kyoto_repl.encode_replication_accept())
+        self.log("SYSTEM", f"a slave was connected: ts={req.ts} sid={req.sid}")
+        conn.settimeout(60)
+        rts = 0
+        miss = 0
+        try:
+            while not self._stopping.is_set():
+                out = []
+                size = 0
+                while size < 65536:
+                    rec = reader.read()
+                    if rec is None:
+                        break
+                    mts, message = rec
+                    rsid = int.from_bytes(message[:2], "big") if len(message) >= 4 else -1
+                    if rsid >= 0 and (rsid == req.sid) == white:
+                        miss = 0
+                        out.append(kyoto_repl.encode_replication_message(mts, message))
+                        size += len(message) + 13
+                    else:
+                        miss += 1
+                        if miss >= 256:
+                            out.append(kyoto_repl.encode_replication_message(mts, b""))
+                            miss = 0
+                    rts = max(rts, mts)
+                if out:
+                    conn.sendall(b"".join(out))
+                    continue
+                cc = max(UpdateLog.clock_pure() - 1_000_000_000, rts)
+                conn.sendall(kyoto_repl.encode_replication_nop(cc))
+                ack = conn.recv(1)
+                if not ack or kyoto_repl.read_nop_ack(ack, 0, 1, 1) == 1:
+                    break
+                time.sleep(0.1)
+        except (OSError, ValueError, ProtocolError):
+            pass
+        finally:
+            reader.close()
+            self.log("SYSTEM", f"a slave was disconnected: sid={req.sid}")
+        return CLOSE()
 
     # -- binary protocol ---------------------------------------------------------------------
     def _handle_binary(self, req: kyoto_binary.BinaryRequest) -> Optional[bytes]:
