@@ -265,25 +265,24 @@ def test_a_runaway_call_fails_at_the_time_limit(limited: tuple[TokyoTyrantStandi
         start = time.monotonic()
         assert conn.ext(function) == (FAILURE, None)
         elapsed = time.monotonic() - start
-        assert TIME_LIMIT <= elapsed < TIME_LIMIT + 2.5  # the C-function checks read os.time(): +1 s at most
+        assert TIME_LIMIT <= elapsed < TIME_LIMIT + 4  # the C functions' check reads os.time(): +1 s, and load
         assert conn.ext("ok") == (0, b"ok")
         if function == "lock_twice":
             assert conn.ext("unlock_held") == (0, b"true")  # a failed call keeps its locks, as on ttserver
     assert "Lua error: the Tokyo Tyrant stand-in's ext time limit (0.5 s) was exceeded" in _log_text(log, since)
 
 
-def test_other_connections_are_answered_while_a_call_spins(limited: tuple[TokyoTyrantStandin, Path]) -> None:
-    server, _log = limited
+def test_other_connections_are_answered_while_a_call_spins() -> None:
     result: list[Any] = []
-    with Conn(server.port) as spinner, Conn(server.port) as other:
+    with TokyoTyrantStandin(port=0, scripts=LIMITS, lua_time_limit=2, lua_threads=2) as server, \
+            Conn(server.port) as spinner, Conn(server.port) as other:
         thread = threading.Thread(target=lambda: result.append(spinner.ext("spin")))
         thread.start()
-        time.sleep(0.1)
-        start = time.monotonic()
+        time.sleep(0.2)
         assert other.ext("ok") == (0, b"ok")  # the second Lua state
         other._call(T.encode_put(b"k", b"v"), T.read_put)
         assert other.get(b"k") == b"v"
-        assert time.monotonic() - start < TIME_LIMIT / 2
+        assert thread.is_alive() and result == []  # all that while the first call was spinning
         thread.join()
     assert result == [(FAILURE, None)]
 
@@ -412,10 +411,11 @@ def test_user_locks_wait_across_connections(state_server: tuple[EmbeddedTokyoTyr
     with Conn(port) as holder, Conn(port) as waiter:
         thread = threading.Thread(target=lambda: held.append(holder.ext("hold", b"L", b"0.6")))
         thread.start()
-        time.sleep(0.2)
-        start = time.monotonic()
-        assert waiter.ext("wait", b"L") == (0, b"no")  # it got the lock once the holder had finished
-        assert time.monotonic() - start >= 0.25
+        deadline = time.monotonic() + 10
+        while waiter.get(b"holding") != b"yes":  # the holder has the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert waiter.ext("wait", b"L") == (0, b"no")  # it got the lock once the holder had let go
         thread.join()
     assert held == [(0, b"released")]
 

@@ -1221,7 +1221,7 @@ end
 -- under the memory limit) would rarely meet the hook. These check the clock first.
 local function timed(fn)
   return function(...)
-    if now() > expires then expire() end
+    if now() >= expires then expire() end
     return fn(...)
   end
 end
