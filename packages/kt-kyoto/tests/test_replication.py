@@ -260,3 +260,58 @@ def test_tune_replication(start: Callable[..., EmbeddedServer], backend: str, tm
         time.sleep(0.1)
     assert slave.client.get_raw("before") == b"1"
     assert slave.client.tune_replication()  # stop
+
+
+CONSUMER = r'''
+import os, sys
+from kt_kyoto import KyotoTycoon
+
+port, out_path, wait = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+# the consumer's state is its output file: one "ts key" line per change applied; a line cut by a kill is dropped
+data = open(out_path, "rb").read() if os.path.exists(out_path) else b""
+data = data[: data.rfind(b"\n") + 1]
+since = int(data.splitlines()[-1].split()[0]) if data else 0
+with open(out_path, "wb") as out:
+    out.write(data)
+    for change in KyotoTycoon(port=port).replicate(since=since, wait=wait):
+        out.write(b"%d %s\n" % (change.ts, change.key))
+        out.flush()
+'''
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_resume_after_sigkill_of_the_consumer_process(start: Callable[..., EmbeddedServer], backend: str,
+                                                      tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    server = master(start, backend, tmp_path)
+    writer = server.make_client()
+    total = 1500
+
+    def write() -> None:
+        for i in range(total):
+            writer.set(f"k{i}", b"")
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=write)
+    out = tmp_path / "consumer.out"
+    script = tmp_path / "consumer.py"
+    script.write_text(CONSUMER)
+    counts = []
+    thread.start()
+    try:
+        for delay in (0.6, 0.4, 0.5):
+            proc = subprocess.Popen([sys.executable, str(script), str(server.port), str(out), "30"])
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            counts.append(out.read_bytes().count(b"\n") if out.exists() else 0)
+    finally:
+        thread.join()
+    assert any(0 < n < total for n in counts), counts  # killed mid-stream
+    time.sleep(0.3)
+    subprocess.run([sys.executable, str(script), str(server.port), str(out), "0.5"], check=True, timeout=60)
+    lines = out.read_bytes().splitlines()
+    assert [line.split()[1] for line in lines] == [b"k%d" % i for i in range(total)]
