@@ -42,11 +42,14 @@ class ShardedClient:
 
     def __init__(self, nodes: Iterable[Any], *, read_from_replicas: bool = False, down_interval: float = 5.0,
                  health_check_interval: float | None = None, retry: RetryPolicy | int | None = None,
-                 max_workers: int | None = None, **client_options: Any) -> None:
+                 max_workers: int | None = None, concurrent_bulk_keys: int = 256, **client_options: Any) -> None:
         if isinstance(nodes, (str, bytes, Node, ReplicaSet)):
             raise InvalidTypeError("nodes must be a list of nodes")
         if isinstance(down_interval, bool) or not isinstance(down_interval, (int, float)) or down_interval < 0:
             raise InvalidArgumentError(f"down_interval must be a number of seconds >= 0, not {down_interval!r}")
+        if type(concurrent_bulk_keys) is not int or concurrent_bulk_keys < 0:
+            raise InvalidArgumentError(f"concurrent_bulk_keys must be an int >= 0, not {concurrent_bulk_keys!r}")
+        self.concurrent_bulk_keys = concurrent_bulk_keys
         self.read_from_replicas = bool(read_from_replicas)
         self.down_interval = float(down_interval)
         self.retry = retry_policy(retry)
@@ -220,12 +223,26 @@ class ShardedClient:
                 attempt += 1
                 time.sleep(jittered(self.retry.delay(attempt)))
 
-    def _fan_out(self, jobs: Sequence[tuple[Shard, str, bool, Callable[[Any], Any]]]) -> list[Any]:
-        """Run ``jobs`` (shard, operation, write, fn) concurrently; results in job order. If some fail,
-        every job still completes and the first error (in job order) is raised."""
+    def _fan_out(self, jobs: Sequence[tuple[Shard, str, bool, Callable[[Any], Any]]],
+                 concurrent: bool = True) -> list[Any]:
+        """Run ``jobs`` (shard, operation, write, fn) concurrently (or one after the other in the calling
+        thread); results in job order. If some fail, every job still runs and the first error (in job
+        order) is raised."""
         if len(jobs) == 1:
             shard, operation, write, fn = jobs[0]
             return [self._call(shard, operation, write, fn)]
+        if not concurrent:
+            results: list[Any] = []
+            error: BaseException | None = None
+            for job in jobs:
+                try:
+                    results.append(self._call(*job))
+                except Exception as exc:
+                    if error is None:
+                        error = exc
+            if error is not None:
+                raise error
+            return results
         executor = self._executor
         if executor is None:
             with self._executor_lock:
@@ -274,15 +291,32 @@ class ShardedClient:
         if not groups:
             return {}
         parts = self._fan_out([(self.shards[name], operation, False, functools.partial(_swap, call, ks))
-                               for name, ks in groups.items()])
+                               for name, ks in groups.items()], len(keys) >= self.concurrent_bulk_keys)
         if len(parts) == 1:
-            found = parts[0]
-        else:
-            found = {}
-            for part in parts:
-                found.update(part)
-        # In input order; a client may answer under the decoded (str) or the raw (bytes) key.
-        out: dict[Any, Any] = {}
+            return parts[0]  # one shard: the client's own answer, in its order (the input order)
+        found: dict[Any, Any] = {}
+        for part in parts:
+            found.update(part)
+        if not found:
+            return {}
+        # In input order. A client answers under the key as given, or decoded (bytes in, str out), or raw.
+        out = {k: found[k] for k in keys if k in found}
+        if len(out) == len(found):
+            return out
+        sample = next(iter(found))
+        if isinstance(sample, str):
+            out = {}
+            for key in keys:
+                if key.__class__ is bytes:
+                    try:
+                        key = key.decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass
+                if key in found:
+                    out[key] = found[key]
+            if len(out) == len(found):
+                return out
+        out = {}
         for key in keys:
             for candidate in _key_forms(key):
                 if candidate in found:
@@ -293,8 +327,9 @@ class ShardedClient:
     def _bulk_write(self, operation: str, groups: Mapping[str, Any], call: Callable[[Any, Any], Any]) -> list[Any]:
         if not groups:
             return []
+        size = sum(len(part) for part in groups.values())
         return self._fan_out([(self.shards[name], operation, True, functools.partial(_swap, call, part))
-                              for name, part in groups.items()])
+                              for name, part in groups.items()], size >= self.concurrent_bulk_keys)
 
     @property
     def size(self) -> int:
