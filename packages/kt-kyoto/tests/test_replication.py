@@ -246,7 +246,7 @@ def test_argument_checks() -> None:
             kt.tune_replication(**kwargs)
 
 
-@pytest.mark.parametrize("backend", ["real"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_tune_replication(start: Callable[..., EmbeddedServer], backend: str, tmp_path: Path) -> None:
     plain = start(backend)
     with pytest.raises(NotImplementedByServerError):

@@ -36,6 +36,7 @@ import inspect
 import os
 import platform
 import signal
+import socket
 import struct
 import sys
 import threading
@@ -46,6 +47,7 @@ from typing import Any, Callable, Optional, TextIO, Union
 
 from kt_core import kyoto_binary, kyoto_http, kyoto_repl
 from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError, ProtocolError
+from kt_core.reader import NEED_MORE, Reader
 
 from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
 from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec
@@ -189,6 +191,10 @@ class KyotoTycoonStandin(StandinServer):
         ulog: Optional[str] = None,
         ulim: int = ULOG_LIMIT,
         sid: int = 0,
+        rts: Optional[str] = None,
+        mhost: Optional[str] = None,
+        mport: int = 1978,
+        riv: float = 0.04,
     ) -> None:
         if isinstance(databases, str):
             databases = (databases,)
@@ -210,6 +216,8 @@ class KyotoTycoonStandin(StandinServer):
                                       "script", "misc"), 0)
         self.ulog: Optional[UpdateLog] = None
         self._conn_local = threading.local()
+        self._repl_local = threading.local()  # rsid: the origin server id of a change the slave applies
+        self.sid = sid & 0xFFFF
         if ulog is not None:
             self.ulog = UpdateLog(ulog, ulim)
             for i, db in enumerate(self.databases):
@@ -225,18 +233,32 @@ class KyotoTycoonStandin(StandinServer):
         self._procedures: dict[str, Callable[[dict[bytes, bytes], Session], tuple[int, dict[bytes, bytes]]]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
         }
+        self._slave: Optional[_Slave] = None
+        if rts is not None:
+            self._slave = _Slave(self, rts, mhost or "", mport, riv)
+
+    def serve_forever(self) -> None:
+        if self._slave is not None and not self._slave.is_alive():
+            self._slave.start()
+        super().serve_forever()
 
     def _ulog_writer(self, ids: bytes) -> Callable[[bytes], None]:
         ulog = self.ulog
         assert ulog is not None
 
+        local = self._repl_local
+
         def write(message: bytes) -> None:
-            # ktserver's DBUpdateLogger: the server id and database index (2 bytes each) before the message.
-            ulog.write(ids + message)
+            # ktserver's DBUpdateLogger: the server id and database index (2 bytes each) before the message;
+            # a change applied from a master keeps the master's server id.
+            rsid = getattr(local, "rsid", None)
+            ulog.write((ids if rsid is None else struct.pack(">H", rsid) + ids[2:]) + message)
 
         return write
 
     def stop(self) -> None:
+        if self._slave is not None:
+            self._slave.stop()
         super().stop()
         if self.ulog is not None:
             self.ulog.close()  # writes what is still cached, as ktserver does when it stops
@@ -277,6 +299,23 @@ class KyotoTycoonStandin(StandinServer):
     def _serve_connection(self, conn: Any, peer: Any) -> None:
         self._conn_local.conn = conn  # the replication stream takes the connection over
         super()._serve_connection(conn, peer)
+
+    def _apply_change(self, change: kyoto_repl.Change) -> None:
+        """A change read from a master, as TimedDB::recover applies it (logged under its server id)."""
+        db = self.databases[change.db]
+        self._repl_local.rsid = change.sid
+        try:
+            if isinstance(change, kyoto_repl.SetChange):
+                db.set(change.key, change.value, XT_NONE if change.expire is None else -change.expire)
+            elif isinstance(change, kyoto_repl.RemoveChange):
+                try:
+                    db.remove(change.key)
+                except DBError:
+                    pass
+            elif isinstance(change, kyoto_repl.ClearChange):
+                db.clear()
+        finally:
+            self._repl_local.rsid = None
 
     def _serve_replication(self, req: _ReplicationRequest) -> Any:
         """ktserver's do_bin_replication: accept, then every record newer than ``req.ts`` (the ones
@@ -438,7 +477,7 @@ class KyotoTycoonStandin(StandinServer):
             return EINVALID, {b"ERROR": b"no such database"}
         return proc(params, db)  # type: ignore[arg-type]
 
-    _NO_DB = frozenset({"void", "echo", "report", "play_script", "ulog_list", "ulog_remove"})
+    _NO_DB = frozenset({"void", "echo", "report", "play_script", "ulog_list", "ulog_remove", "tune_replication"})
 
     def _select_db(self, raw: Optional[bytes]) -> Optional[KtDatabase]:
         if not raw:
@@ -494,6 +533,30 @@ class KyotoTycoonStandin(StandinServer):
             return EINVALID, {b"ERROR": b"no update log allows no replication"}
         return OK, {path.encode("utf-8", "surrogateescape"): b"%d:%d" % (size, ts)
                     for path, size, ts in self.ulog.list_files()}
+
+    def rpc_tune_replication(self, params: dict, session: Session) -> tuple[int, dict]:
+        """ktserver's do_tune_replication: point the slave at another master (host "" stops it)."""
+        if self._slave is None:
+            return ENOIMPL, {b"ERROR": b"the RTS file is not set"}
+        host = params.get(b"host", b"").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        port = _atoi(params[b"port"]) if b"port" in params else 0
+        if port < 1:
+            port = 1978
+        raw = params.get(b"ts")
+        ts: Optional[int] = None
+        if raw is not None:
+            ts = UpdateLog.clock_pure() if raw.split(b"\0", 1)[0] == b"now" else _atoi(raw) % (1 << 64)
+        iv = -1.0
+        if b"iv" in params:
+            try:
+                iv = float(params[b"iv"].split(b"\0", 1)[0] or b"0")
+            except ValueError:
+                iv = 0.0
+        self.log("SYSTEM", f"replication setting was modified: host={host} port={port} "
+                           f"ts={'*' if ts is None else ts} iv={'*' if iv < 0 else f'{iv:.6f}'}")
+        self._slave.set_master(host, port, ts, iv)
+        self._slave.restart()
+        return OK, {}
 
     def rpc_ulog_remove(self, params: dict, session: Session) -> tuple[int, dict]:
         if self.ulog is None:
@@ -822,10 +885,135 @@ def _parser() -> argparse.ArgumentParser:
                         help="size at which the update log starts its next file (default 256m)")
     parser.add_argument("-uasi", type=float, default=None, help="accepted for compatibility (ignored)")
     parser.add_argument("-sid", type=_atoix, default=None, help="the server id (required with -ulog)")
+    parser.add_argument("-mhost", default=None, help="replicate from the master on this host (needs -rts)")
+    parser.add_argument("-mport", type=int, default=1978, help="the master's port (default 1978)")
+    parser.add_argument("-rts", default=None, help="the slave's replication time stamp file")
+    parser.add_argument("-riv", type=float, default=0.04, help="the slave's replication interval (default 0.04)")
     for flag in ("-ls", "-li", "-lz", "-oat", "-onl", "-otl", "-onr"):
         parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("dbs", nargs="*", metavar="DB", help="databases: *, %%, name.kch, name.kct (default *)")
     return parser
+
+
+class _Slave(threading.Thread):
+    """ktserver's replication slave (``-mhost/-mport/-rts/-riv``): reads a master's stream (0xB1) from the
+    time stamp in the RTS file, applies every change whose server id is not its own to the database of its
+    index (logged under the master's server id), and writes the newest time stamp read to the RTS file
+    (``%020d\\n``) when a stream ends and at shutdown. It reconnects a second after a stream ends."""
+
+    def __init__(self, server: KyotoTycoonStandin, rtspath: str, host: str, port: int, riv: float) -> None:
+        super().__init__(name="ktserver-standin-slave", daemon=True)
+        self.server = server
+        self.rtspath = rtspath
+        self._lock = threading.Lock()
+        self._host, self._port, self.riv = host, port, riv
+        self._wrts: Optional[int] = None
+        self._alive = threading.Event()
+        self._alive.set()
+        self._hup = False
+        self.rts = 0
+        self._sock: Optional[socket.socket] = None
+
+    def set_master(self, host: str, port: int, ts: Optional[int], iv: float) -> None:
+        with self._lock:
+            self._host, self._port, self._wrts = host, port, ts
+            if iv >= 0:
+                self.riv = iv
+
+    def restart(self) -> None:
+        self._hup = True
+
+    def stop(self) -> None:
+        self._alive.clear()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(3)
+
+    def _write_rts(self) -> None:
+        try:
+            with open(self.rtspath, "r+b" if os.path.exists(self.rtspath) else "wb") as f:
+                f.write(b"%020d\n" % self.rts)
+                f.truncate(21)
+        except OSError:
+            self.server.log("SYSTEM", "writing the time stamp failed")
+
+    def run(self) -> None:
+        try:
+            with open(self.rtspath, "rb") as f:
+                self.rts = _atoi(f.read(21)) % (1 << 64)
+        except OSError:
+            self.rts = 0
+        self._write_rts()
+        deferred = False
+        while self._alive.is_set():
+            with self._lock:
+                host, port, wrts = self._host, self._port, self._wrts
+                self._wrts = None
+            if host:
+                if wrts is not None:
+                    self.rts = wrts
+                    self._write_rts()
+                try:
+                    sock = socket.create_connection((host, port), timeout=60)
+                    sock.sendall(kyoto_repl.encode_replication(self.rts, self.server.sid))
+                    ok = sock.recv(1) == kyoto_repl.encode_replication_accept()
+                except OSError:
+                    sock, ok = None, False
+                if ok and sock is not None:
+                    self.server.log("SYSTEM", f"replication started: host={host} port={port} rts={self.rts}")
+                    self._hup = False
+                    self._sock = sock
+                    try:
+                        self._follow(sock)
+                    except (OSError, ProtocolError):
+                        pass
+                    finally:
+                        self._sock = None
+                        sock.close()
+                    self.server.log("SYSTEM", f"replication finished: host={host} port={port}")
+                    self._write_rts()
+                    deferred = False
+                else:
+                    if sock is not None:
+                        sock.close()
+                    if not deferred:
+                        self.server.log("SYSTEM", f"replication was deferred: host={host} port={port}")
+                    deferred = True
+            self._alive.wait(1)
+        self._write_rts()
+
+    def _follow(self, sock: socket.socket) -> None:
+        reader = Reader(1 << 30)
+        server = self.server
+        rivsum = 0.0
+        while self._alive.is_set() and not self._hup:
+            frame = reader.read(kyoto_repl.read_replication_frame)
+            if frame is NEED_MORE:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                reader.feed(data)
+                continue
+            _, mts, message = frame
+            if message is None:
+                sock.sendall(kyoto_repl.encode_nop_ack())
+            elif message:
+                change = kyoto_repl.decode_message(message, mts)
+                if change.sid != server.sid and change.db < len(server.databases):
+                    server._apply_change(change)
+                rivsum += self.riv
+            else:
+                rivsum += self.riv * 256 / 4
+            while rivsum > 100 and self._alive.is_set() and not self._hup:
+                time.sleep(0.1)
+                rivsum -= 100
+            if mts > self.rts:
+                self.rts = mts
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -843,7 +1031,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.scr:
             scripts = load_scripts(args.scr)
         server = KyotoTycoonStandin(args.host, args.port, args.dbs or ["*"], scripts, args.max_request_size, log,
-                                    ulog=args.ulog, ulim=args.ulim, sid=args.sid or 0)
+                                    ulog=args.ulog, ulim=args.ulim, sid=args.sid or 0, rts=args.rts,
+                                    mhost=args.mhost, mport=args.mport, riv=args.riv)
     except (OSError, ValueError, SyntaxError, ImportError) as exc:
         print(f"ktserver stand-in: {exc}", file=sys.stderr, flush=True)
         return 1
