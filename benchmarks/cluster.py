@@ -7,12 +7,16 @@ Servers: ktserver (``*``) where installed, else the stand-in (``--standin`` forc
 fresh. One thread, serializer KT_NONE, 16-byte keys, 100-byte values. Rounds are interleaved (each
 round runs every row, in a rotated order) and the table shows medians; ``cpu µs`` is this process's
 CPU time per call (the part the client layer adds), ``wall µs`` includes the server and the scheduler.
+
+The steadiest figure of the layer's cost is the first table after the lookups: a one-shard cluster
+over a client whose socket is overhead.py's fake (canned replies, no I/O), beside that client alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import functools
 import hashlib
 import statistics
 import time
@@ -64,6 +68,33 @@ def _loop(fn: Callable[[str], Any], keys: list[str]) -> float:
     for key in keys:
         fn(key)
     return (time.perf_counter() - started) / len(keys) * 1e6
+
+
+def layer_cost() -> None:
+    from kt_core import kyoto_binary as kb
+    from overhead import VALUE as OVERHEAD_VALUE  # benchmarks/overhead.py: the fake socket and its replies
+    from overhead import FakeSocket
+
+    def fake(reply: bytes) -> KyotoTycoon:
+        client = KyotoTycoon("127.0.0.1", 1, serializer="none")
+        client._conns.get().sock = FakeSocket(reply)  # type: ignore[assignment]
+        client._conns.STALE_CHECK_AFTER = float("inf")
+        return client
+
+    keys = [b"key%09d" % i for i in range(100)]
+    rows = [
+        ("get", fake(kb.encode_get_bulk_reply([(0, keys[0], OVERHEAD_VALUE, kb.XT_MAX_REPLY)])),
+         lambda c: c.get(keys[0]), 20000),
+        ("set", fake(kb.encode_set_bulk_reply(1)), lambda c: c.set(keys[0], OVERHEAD_VALUE), 20000),
+        ("get_bulk_raw(100)", fake(kb.encode_get_bulk_reply([(0, k, OVERHEAD_VALUE, kb.XT_MAX_REPLY) for k in keys])),
+         lambda c: c.get_bulk_raw(keys), 2000),
+    ]
+    print("\none shard, no I/O: the layer's own cost (µs per call, best of 5)")
+    for name, client, call, n in rows:
+        cluster = KyotoCluster([client])
+        alone = min(timed(functools.partial(call, client), n)[1] for _ in range(5))
+        layered = min(timed(functools.partial(call, cluster), n)[1] for _ in range(5))
+        print(f"  {name:18s} client {alone:6.2f}  cluster {layered:6.2f}  layer +{layered - alone:5.2f} µs")
 
 
 def servers_rows(quick: bool, standin: bool) -> None:
@@ -138,6 +169,7 @@ def main() -> None:
     parser.add_argument("--standin", action="store_true", help="use the stand-in servers")
     args = parser.parse_args()
     lookups(args.quick)
+    layer_cost()
     servers_rows(args.quick, args.standin)
 
 

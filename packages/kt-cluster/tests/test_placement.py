@@ -109,3 +109,9 @@ def test_nodes_need_no_server_until_used_and_refusals_need_none() -> None:
             cluster.script("f", {})
     finally:
         cluster.close()
+
+
+def test_a_cluster_has_no_single_path() -> None:
+    with KyotoCluster(["127.0.0.1:1", "127.0.0.1:2"]) as cluster, pytest.raises(UnshardableOperationError,
+                                                                                 match="its own path"):
+        _ = cluster.path

@@ -178,6 +178,42 @@ class ShardedClient:
                               "active": m is shard.master, "last_error": m.last_error}
                              for m in shard.members] for shard in self._shard_list}
 
+    # ------------------------------------------------------------------ mapping protocol (the single clients')
+
+    @staticmethod
+    def _item_key(item: Any) -> Any:
+        return item
+
+    def __getitem__(self, item: Any) -> Any:
+        return self._call(self._shard_of(self._item_key(item)), "get", False, lambda c: c[item])
+
+    def __setitem__(self, item: Any, value: Any) -> None:
+        def put(c: Any) -> None:
+            c[item] = value
+
+        self._call(self._shard_of(self._item_key(item)), "set", True, put)
+
+    def __delitem__(self, item: Any) -> None:
+        def delete(c: Any) -> None:
+            del c[item]
+
+        self._call(self._shard_of(self._item_key(item)), "remove", True, delete)
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._call(self._shard_of(self._item_key(item)), "exists", False, lambda c: item in c))
+
+    @property
+    def path(self) -> str:
+        """Not available on a cluster: each shard has its own path (``cluster.clients()[name].path``)."""
+        raise UnshardableOperationError(f"{type(self).__name__}.path: each shard has its own path: "
+                                        "cluster.clients()[name].path")
+
+    def __len__(self) -> int:
+        return int(self.count())  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Any:
+        return iter(self.keys())  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------------ routing
 
     def node_for(self, key: Any) -> str:

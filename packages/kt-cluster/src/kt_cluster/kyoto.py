@@ -15,10 +15,6 @@ _CURSOR = ("a cursor spans one shard only (Kyoto Tycoon keeps it on one server's
            "use cluster.client_for(key).cursor() for the shard of a key, or cluster.clients()[name].cursor()")
 
 
-def _key_of(key_or_keydb: Any) -> Any:
-    return key_or_keydb[0] if isinstance(key_or_keydb, tuple) else key_or_keydb
-
-
 class KyotoCluster(ShardedClient):
     """KyotoTycoon's methods over the shards of ``nodes`` (``"host:port"``, ``kt://host:port/db`` URLs,
     :class:`~kt_cluster.Node` with a weight, :class:`~kt_cluster.ReplicaSet`).
@@ -40,6 +36,11 @@ class KyotoCluster(ShardedClient):
     def _ping(self, client: Any) -> Any:
         return client.report()
 
+    @staticmethod
+    def _item_key(key_or_keydb: Any) -> Any:
+        # cluster[key, db]: the key is the first item
+        return key_or_keydb[0] if isinstance(key_or_keydb, tuple) else key_or_keydb
+
     # ---------------------------------------------------------------- one key: the key's shard
     get = keyed("get", False, "KyotoTycoon.get on the key's shard.")
     get_raw = keyed("get_raw", False, "KyotoTycoon.get_raw on the key's shard.")
@@ -53,26 +54,6 @@ class KyotoCluster(ShardedClient):
     cas = keyed("cas", True, "KyotoTycoon.cas on the key's shard.")
     incr = keyed("incr", True, "KyotoTycoon.incr on the key's shard.")
     incr_double = keyed("incr_double", True, "KyotoTycoon.incr_double on the key's shard.")
-
-    def __getitem__(self, key_or_keydb: Any) -> Any:
-        return self._call(self._shard_of(_key_of(key_or_keydb)), "get", False, lambda c: c[key_or_keydb])
-
-    def __setitem__(self, key_or_keydb: Any, value_or_valueexpire: Any) -> None:
-        def put(c: Any) -> None:
-            c[key_or_keydb] = value_or_valueexpire
-
-        self._call(self._shard_of(_key_of(key_or_keydb)), "set", True, put)
-
-    def __delitem__(self, key_or_keydb: Any) -> None:
-        def delete(c: Any) -> None:
-            del c[key_or_keydb]
-
-        self._call(self._shard_of(_key_of(key_or_keydb)), "remove", True, delete)
-
-    def __contains__(self, key_or_keydb: Any) -> bool:
-        result: bool = self._call(self._shard_of(_key_of(key_or_keydb)), "exists", False,
-                                  lambda c: key_or_keydb in c)
-        return result
 
     # ---------------------------------------------------------------- bulk: split per shard, merged in input order
     def get_bulk(self, keys: Iterable[Any], db: Any = None) -> dict[Any, Any]:
@@ -101,9 +82,6 @@ class KyotoCluster(ShardedClient):
     clear = everywhere("clear", True, every_true, "Remove every record of every shard; True if every shard did.")
     synchronize = everywhere("synchronize", True, every_true, "KyotoTycoon.synchronize on every shard.")
     vacuum = everywhere("vacuum", True, every_true, "KyotoTycoon.vacuum on every shard.")
-
-    def __len__(self) -> int:
-        return int(self.count())
 
     def status(self, db: Any = None) -> dict[str, dict[Any, bytes]]:
         """Each shard's ``status``, by shard name."""
@@ -142,9 +120,6 @@ class KyotoCluster(ShardedClient):
         for shard in self._shard_list:
             yield from self._call(shard, "items", False, lambda c: c.items(db))
 
-    def __iter__(self) -> Generator[Any, None, None]:
-        return self.keys()
-
     # ---------------------------------------------------------------- what has no meaning across shards
     cursor = refused("cursor", _CURSOR)
     script = refused("script", "a script runs on one server and its records may live on other shards; "
@@ -152,6 +127,5 @@ class KyotoCluster(ShardedClient):
     match_similar = refused("match_similar", "run it on each shard: cluster.clients()")
     ulog_list = refused("ulog_list", "update logs are per server: cluster.clients()[name].ulog_list()")
     ulog_remove = refused("ulog_remove", "update logs are per server: cluster.clients()[name].ulog_remove()")
-    path = refused("path", "each shard has its own path: cluster.clients()[name].path")
     set_database = refused("set_database", "give the database in each node's URL (kt://host:port/db) or "
                                            "default_db=")

@@ -53,25 +53,6 @@ class TokyoTyrantCluster(ShardedClient):
                                     "cluster.clients()[name].script(...)")(self)
         return self._call(self._shard_of(key), "ext", True, lambda c: c.script(name, key, value, **kwargs))
 
-    def __getitem__(self, key: Any) -> Any:
-        return self._call(self._shard_of(key), "get", False, lambda c: c[key])
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        def put(c: Any) -> None:
-            c[key] = value
-
-        self._call(self._shard_of(key), "set", True, put)
-
-    def __delitem__(self, key: Any) -> None:
-        def delete(c: Any) -> None:
-            del c[key]
-
-        self._call(self._shard_of(key), "remove", True, delete)
-
-    def __contains__(self, key: Any) -> bool:
-        result: bool = self._call(self._shard_of(key), "exists", False, lambda c: key in c)
-        return result
-
     # ---------------------------------------------------------------- bulk
     def get_bulk(self, keys: Iterable[Any]) -> dict[Any, Any]:
         """TokyoTyrant.get_bulk: one request per shard, concurrently; the found keys in input order."""
@@ -114,9 +95,6 @@ class TokyoTyrantCluster(ShardedClient):
     optimize_index = everywhere("optimize_index", True, every_true, "TokyoTyrant.optimize_index on every shard.")
     delete_index = everywhere("delete_index", True, every_true, "TokyoTyrant.delete_index on every shard.")
 
-    def __len__(self) -> int:
-        return int(self.count())
-
     def status(self) -> dict[str, dict[str, Any]]:
         """Each shard's ``status``, by shard name."""
         return self.status_by_shard("status")
@@ -134,9 +112,6 @@ class TokyoTyrantCluster(ShardedClient):
     def keys(self) -> list[Any]:
         """Every key of every shard, shard after shard."""
         return list(itertools.chain.from_iterable(self._everywhere("keys", False, lambda c: c.keys())))
-
-    def __iter__(self) -> Any:
-        return iter(self.keys())
 
     def items(self, start_key: Any = None) -> list[tuple[Any, Any]]:
         """Every (key, value) of every shard, shard after shard (``start_key``: refused, it is an order)."""
@@ -167,4 +142,3 @@ class TokyoTyrantCluster(ShardedClient):
     copy = refused("copy", "each shard copies its own file: cluster.clients()[name].copy(path)")
     restore = refused("restore", "each shard restores its own log: cluster.clients()[name].restore(...)")
     set_master = refused("set_master", "replication is configured per server: cluster.clients()[name]")
-    path = refused("path", "each shard has its own path: cluster.clients()[name].path")
