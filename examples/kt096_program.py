@@ -2,9 +2,9 @@
 
 It uses only what kt 0.9.6 offers: embedded servers with ``quiet`` and ``serializer``, the
 ``lua`` script runner, cursors, ``QueryBuilder`` clones, ``kt.models`` and ``kt.exceptions``.
-The only code that is not kt's picks a free port and the script file: the real servers run
-the Lua scripts in ``kt096_scripts/``, and kt's stand-ins (used where ``ktserver``/``ttserver``
-are not installed) run the Python twins next to them.
+The only code that is not kt's picks a free port. The Lua scripts in ``kt096_scripts/`` run on
+the real servers and on kt's stand-ins alike (used where ``ktserver``/``ttserver`` are not
+installed).
 
 Run it from the repository root: ``python examples/kt096_program.py``.
 """
@@ -12,7 +12,6 @@ Run it from the repository root: ``python examples/kt096_program.py``.
 import datetime
 import os
 import random
-import shutil
 import socket
 import tempfile
 import warnings
@@ -37,12 +36,12 @@ def free_port():
             return port
 
 
-def script(stem, executable):
-    return os.path.join(SCRIPTS, stem + (".lua" if shutil.which(executable) else ".py"))
+def script(name):
+    return os.path.join(SCRIPTS, name)
 
 
 def kyoto_tycoon():
-    server = EmbeddedServer(database="*", server_args=["-scr", script("kt_example", "ktserver")], quiet=True)
+    server = EmbeddedServer(database="*", server_args=["-scr", script("kt_example.lua")], quiet=True)
     server.run()
     client = server.client
     try:
@@ -102,7 +101,7 @@ def kyoto_tycoon():
 
 
 def tokyo_tyrant_hash():
-    server = EmbeddedTokyoTyrantServer(server_args=["-ext", script("tt_example", "ttserver")], quiet=True)
+    server = EmbeddedTokyoTyrantServer(server_args=["-ext", script("tt_example.lua")], quiet=True)
     server.run()
     tt = server.client
     try:

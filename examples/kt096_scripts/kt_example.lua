@@ -1,5 +1,5 @@
 -- Procedures the kt 0.9.6 sample program calls through client.lua (ktserver -scr kt_example.lua).
--- kt_example.py defines the same procedures in Python for kt's Kyoto Tycoon stand-in.
+-- kt's Kyoto Tycoon stand-in runs this same file.
 kt = __kyototycoon__
 
 -- greet: answers greeting = "hello, " .. name

@@ -1,5 +1,5 @@
 -- Functions the kt 0.9.6 sample program calls through tt.lua (ttserver -ext tt_example.lua).
--- tt_example.py defines the same functions in Python for kt's Tokyo Tyrant stand-in.
+-- kt's Tokyo Tyrant stand-in runs this same file.
 
 -- greet: answers "hello, " .. key
 function greet(key, value)

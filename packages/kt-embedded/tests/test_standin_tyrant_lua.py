@@ -477,11 +477,14 @@ def test_tt_test_lua_add_is_atomic_with_a_lock_option(tt_test_server: EmbeddedTo
 
 # -- without lupa --------------------------------------------------------------------------------------
 
-def test_without_lupa_a_lua_script_is_refused_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_lupa_a_lua_script_is_refused_naming_the_extra(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "lupa.lua51", None)  # `import lupa.lua51` now raises ImportError
     with pytest.raises(tt_lua.LuaUnavailableError, match=re.escape("pip install 'kt-embedded[lua]'")):
         TokyoTyrantStandin(port=0, scripts=SCRIPTS / "tt_test.lua")
-    with TokyoTyrantStandin(port=0, scripts=SCRIPTS / "tt_test.py") as server, Conn(server.port) as conn:
+    python_ext = tmp_path / "ext.py"
+    python_ext.write_text("def pair(key, value, db):\n    return key + b'=' + value\n")
+    with TokyoTyrantStandin(port=0, scripts=python_ext) as server, Conn(server.port) as conn:
         assert conn.ext("pair", b"k", b"v") == (0, b"k=v")  # Python scripts need no lupa
 
 

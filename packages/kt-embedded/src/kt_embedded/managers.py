@@ -73,8 +73,8 @@ def find_free_port(host: str = "127.0.0.1") -> int:
 
 
 def script_path(name: str) -> Path:
-    """Path of a script shipped in kt_embedded/scripts: ``kt_test.lua`` for ``-scr`` (ktserver and the KT
-    stand-in), ``tt_test.lua``/``tt_test.py`` for ttserver's ``-ext`` and the TT stand-in."""
+    """Path of a script shipped in kt_embedded/scripts: ``kt_test.lua`` for ``-scr`` and ``tt_test.lua`` for
+    ``-ext`` (the real servers and the stand-ins run the same files)."""
     return Path(str(resources.files("kt_embedded") / "scripts" / name))
 
 

@@ -98,9 +98,7 @@ def _start(request: pytest.FixtureRequest, manager: _Manager) -> _Manager:
 
 def _script_args(backend: str, flag: str, stem: str) -> list[str]:
     # Both backends run the same Lua file (the stand-in through lupa: the kt-embedded[lua] extra).
-    if flag == "-scr":
-        return [flag, str(script_path(stem + ".lua"))]
-    return [flag, str(script_path(stem + (".lua" if backend == "real" else ".py")))]
+    return [flag, str(script_path(stem + ".lua"))]
 
 
 @pytest.fixture(scope="session")

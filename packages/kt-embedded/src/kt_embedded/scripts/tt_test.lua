@@ -1,6 +1,5 @@
--- Ext functions kt's client tests call on the real ttserver (ttserver -ext tt_test.lua).
--- tt_test.py defines the same functions in Python for the stand-in; a test checks both files
--- define the same names. A function gets (key, value) and returns a string; nil is a failure (code 1).
+-- Ext functions kt's client tests call (ttserver -ext tt_test.lua; the stand-in runs this same file).
+-- A function gets (key, value) and returns a string; nil is a failure (code 1).
 
 -- pair: "key=value", so a test sees both arguments arrive, byte for byte
 function pair(key, value)
