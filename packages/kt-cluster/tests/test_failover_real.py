@@ -1,7 +1,8 @@
-"""A real Kyoto Tycoon dual-master pair (-ulog/-sid/-mhost/-mport/-rts): SIGKILL the active master and
-the cluster fails over to the other one. The figures (calls that raised, failover time, acknowledged
-writes lost, whether every write acknowledged after the failover is readable) are printed (-s) and
-kept in the test's report."""
+"""A real dual-master pair (-ulog/-sid/-mhost/-mport/-rts; ktserver, and ttserver too): SIGKILL the active
+master and the cluster fails over to the other one; a real master and slave serve reads from the slave
+(eventually: it lags) and keep serving them when the master dies. The failover figures (calls that
+raised, failover time, acknowledged writes lost, whether every write acknowledged after the failover
+is readable) are printed (-s) and kept in the test's report."""
 
 from __future__ import annotations
 
@@ -12,27 +13,45 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_cluster import KyotoCluster, ReplicaSet
+from kt_cluster import KyotoCluster, ReplicaSet, ShardDownError, TokyoTyrantCluster
 from kt_core.errors import KtConnectionError
-from kt_embedded import EmbeddedServer
+from kt_embedded import EmbeddedServer, EmbeddedTokyoTyrantServer
 from kt_embedded.managers import find_free_port, real_server_available
 from kt_kyoto import KyotoTycoon
+from kt_tyrant import TokyoTyrant
+
+KINDS = {"kt": (EmbeddedServer, KyotoCluster, KyotoTycoon, "ktserver", ["-riv", "0.01"]),
+         "tt": (EmbeddedTokyoTyrantServer, TokyoTyrantCluster, TokyoTyrant, "ttserver", [])}
 
 pytestmark = pytest.mark.real
 
 
-def dual_master_pair(tmp: Path) -> tuple[EmbeddedServer, EmbeddedServer]:
-    """Two ktservers, each the other's replication master (the flags of docs/running-several-servers.md)."""
+def two_ports() -> tuple[int, int]:
     ports = [find_free_port(), find_free_port()]
     while ports[1] == ports[0]:
         ports[1] = find_free_port()
-    servers = []
-    for i, (port, other) in enumerate([(ports[0], ports[1]), (ports[1], ports[0])]):
-        (tmp / f"ulog{i}").mkdir()
-        servers.append(EmbeddedServer(port=port, database="*", quiet=True, cwd=str(tmp), server_args=[
-            "-ulog", str(tmp / f"ulog{i}"), "-sid", str(i + 1), "-mhost", "127.0.0.1", "-mport", str(other),
-            "-rts", str(tmp / f"{i}.rts"), "-riv", "0.01"]))
-    return servers[0], servers[1]
+    return ports[0], ports[1]
+
+
+def replicated(kind: str, tmp: Path, port: int, sid: int, master: int | None) -> Any:
+    """A server with an update log, following ``master`` if given (the flags of docs/running-several-servers.md)."""
+    manager_class, _, _, _, extra = KINDS[kind]
+    (tmp / f"ulog{sid}").mkdir()
+    args = ["-ulog", str(tmp / f"ulog{sid}"), "-sid", str(sid)]
+    if master is not None:
+        args += ["-mhost", "127.0.0.1", "-mport", str(master), "-rts", str(tmp / f"{sid}.rts"), *extra]
+    return manager_class(port=port, database="*", quiet=True, cwd=str(tmp), server_args=args)
+
+
+def dual_master_pair(kind: str, tmp: Path) -> tuple[Any, Any]:
+    """Two servers, each the other's replication master."""
+    a, b = two_ports()
+    return replicated(kind, tmp, a, 1, b), replicated(kind, tmp, b, 2, a)
+
+
+def skip_unless_real(kind: str) -> None:
+    if not real_server_available(KINDS[kind][3]):
+        pytest.skip(f"{KINDS[kind][3]} is not installed")
 
 
 def wait_until(condition: Any, limit: float = 10.0) -> bool:
@@ -44,15 +63,17 @@ def wait_until(condition: Any, limit: float = 10.0) -> bool:
     return False
 
 
-@pytest.mark.skipif(not real_server_available("ktserver"), reason="ktserver is not installed")
-def test_a_killed_master_fails_over_to_the_other_master(tmp_path: Path, record_property: Any) -> None:
-    first, second = dual_master_pair(tmp_path)
+@pytest.mark.parametrize("kind", ["kt", "tt"])
+def test_a_killed_master_fails_over_to_the_other_master(kind: str, tmp_path: Path, record_property: Any) -> None:
+    skip_unless_real(kind)
+    _, cluster_class, client_class, _, _ = KINDS[kind]
+    first, second = dual_master_pair(kind, tmp_path)
     first.run()
     second.run()
     try:
         pair = ReplicaSet.dual_master(f"127.0.0.1:{first.port}", f"127.0.0.1:{second.port}", name="pair")
-        cluster = KyotoCluster([pair], timeout=1.0, down_interval=60)
-        reader = KyotoTycoon(port=second.port, timeout=2.0)
+        cluster = cluster_class([pair], timeout=1.0, down_interval=60)
+        reader = client_class(port=second.port, timeout=2.0)
         # Replication runs both ways: a write on the first master shows up on the second.
         assert cluster.set("probe", "1")
         assert wait_until(lambda: reader.get("probe") == "1"), "the pair does not replicate"
@@ -87,7 +108,7 @@ def test_a_killed_master_fails_over_to_the_other_master(tmp_path: Path, record_p
                    "acked_before_kill": len(acked_before), "acked_writes_lost": len(lost),
                    "acked_after_failover": len(acked_after),
                    "every_write_acked_after_failover_readable": not unreadable_after}
-        print("\nKT dual-master failover:", figures)
+        print(f"\n{kind.upper()} dual-master failover:", figures)
         for name, value in figures.items():
             record_property(name, value)
         assert cluster.health()["pair"][1]["active"] is True
@@ -98,3 +119,30 @@ def test_a_killed_master_fails_over_to_the_other_master(tmp_path: Path, record_p
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("kind", ["kt", "tt"])
+def test_reads_from_a_real_slave_lag_and_outlive_the_master(kind: str, tmp_path: Path) -> None:
+    skip_unless_real(kind)
+    _, cluster_class, _, _, _ = KINDS[kind]
+    master_port, slave_port = two_ports()
+    master = replicated(kind, tmp_path, master_port, 1, None)
+    slave = replicated(kind, tmp_path, slave_port, 2, master_port)
+    master.run()
+    slave.run()
+    try:
+        shard = ReplicaSet.master_slaves(f"127.0.0.1:{master_port}", f"127.0.0.1:{slave_port}", name="set")
+        cluster = cluster_class([shard], timeout=1.0, down_interval=60, read_from_replicas=True)
+        assert cluster.set("k", "v")
+        assert wait_until(lambda: cluster.get("k") == "v")  # read from the slave, once it has replicated
+        assert master.pid is not None
+        os.kill(master.pid, signal.SIGKILL)
+        with pytest.raises(KtConnectionError):
+            cluster.set("k2", "w")  # no second master
+        with pytest.raises(ShardDownError):
+            cluster.set("k2", "w")
+        assert cluster.get("k") == "v"  # the slave still answers
+        cluster.close()
+    finally:
+        master.stop()
+        slave.stop()
