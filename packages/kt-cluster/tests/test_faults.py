@@ -3,6 +3,7 @@ shard raises at once, health checks bring it back, dual masters fail over, retri
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,8 +40,6 @@ def keys_by_shard(cluster: Any, n: int = 300) -> dict[str, str]:
 
 
 def wait_until(condition: Any, limit: float = 10.0) -> None:
-    import time
-
     deadline = time.monotonic() + limit
     while not condition():
         assert time.monotonic() < deadline, "condition not met"
@@ -185,3 +184,20 @@ def test_reads_from_replicas_may_be_stale_and_survive_the_master(servers: tuple[
         cluster.check_health()
         cluster.clear()
         slave.clear()
+
+
+def test_after_the_down_interval_a_request_tries_the_server_again(servers: tuple[str, list[Any]],
+                                                                  proxy: FaultProxy) -> None:
+    kind, _ = servers
+    name = f"{proxy.host}:{proxy.port}"
+    with cluster_class(kind)([name], timeout=0.5, down_interval=0.2) as cluster:
+        proxy.refuse()
+        with pytest.raises(KtConnectionError):
+            cluster.get("k")
+        with pytest.raises(ShardDownError):
+            cluster.get("k")
+        proxy.passthrough()
+        member = cluster.shards[name].masters[0]
+        wait_until(lambda: member.down_until <= time.monotonic())
+        assert cluster.get("k") is None  # tried again, answered: up
+        assert member.down_until == 0.0 and cluster.health()[name][0]["up"]

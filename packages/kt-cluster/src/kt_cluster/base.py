@@ -411,9 +411,20 @@ def _sort_key(key: Any) -> bytes:
 def keyed(operation: str, write: bool, doc: str) -> Callable[..., Any]:
     """A method that runs the single client's ``operation`` on the shard of its first argument."""
 
+    idempotent = is_idempotent(operation) and operation not in CLUSTER_NON_IDEMPOTENT
+
     def method(self: ShardedClient, key: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._call(self._shard_of(key), operation, write,
-                          lambda c: getattr(c, operation)(key, *args, **kwargs))
+        only = self._only
+        shard = only if only is not None else self._shard_of(key)
+        single = shard.single
+        if single is not None and single.down_until == 0.0 and (not idempotent or not self.retry.retries):
+            # The hot path: one healthy server, nothing to retry.
+            try:
+                return getattr(single.client, operation)(key, *args, **kwargs)
+            except KtConnectionError as exc:
+                shard.mark_down(single, exc)
+                raise
+        return self._call(shard, operation, write, lambda c: getattr(c, operation)(key, *args, **kwargs))
 
     method.__name__ = method.__qualname__ = operation
     method.__doc__ = doc

@@ -103,7 +103,8 @@ class Shard:
         self._clock = clock
         self._lock = threading.Lock()
         self._rr = itertools.count()
-        self._single = masters[0] if len(masters) == 1 and not slaves else None
+        #: The member of a one-server shard (None for a replica set).
+        self.single = masters[0] if len(masters) == 1 and not slaves else None
 
     def __repr__(self) -> str:
         return f"<Shard {self.name} masters={self.masters} slaves={self.slaves}>"
@@ -150,14 +151,17 @@ class Shard:
     def run(self, fn: Callable[[Any], Any], write: bool, from_replicas: bool, idempotent: bool) -> Any:
         """``fn(client)`` on the first member that is up (the active master for a write); on a connection
         error the member is marked down and, if the operation is idempotent, the next member is tried."""
-        single = self._single
+        single = self.single
         if single is not None:
             if single.down_until <= self._clock():
                 try:
-                    return fn(single.client)
+                    result = fn(single.client)
                 except KtConnectionError as exc:
                     self.mark_down(single, exc)
                     raise
+                if single.down_until:
+                    self.mark_up(single)  # it answered again after its down interval
+                return result
             raise self._down_error(write)
         candidates = self._candidates(write, from_replicas)
         if not candidates:
