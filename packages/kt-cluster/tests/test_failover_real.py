@@ -23,7 +23,7 @@ from kt_tyrant import TokyoTyrant
 KINDS = {"kt": (EmbeddedServer, KyotoCluster, KyotoTycoon, "ktserver", ["-riv", "0.01"]),
          "tt": (EmbeddedTokyoTyrantServer, TokyoTyrantCluster, TokyoTyrant, "ttserver", [])}
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.server]
 
 
 def two_ports() -> tuple[int, int]:
@@ -50,7 +50,11 @@ def dual_master_pair(kind: str, tmp: Path) -> tuple[Any, Any]:
 
 
 def skip_unless_real(kind: str) -> None:
+    if (os.environ.get("KT_TEST_BACKEND") or "all") not in ("all", "real"):
+        pytest.skip("backend real not selected")
     if not real_server_available(KINDS[kind][3]):
+        if os.environ.get("KT_REQUIRE_REAL") == "1":
+            pytest.fail(f"{KINDS[kind][3]} is not installed (KT_REQUIRE_REAL=1)")
         pytest.skip(f"{KINDS[kind][3]} is not installed")
 
 
