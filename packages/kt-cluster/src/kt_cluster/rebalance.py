@@ -13,6 +13,8 @@ Progress: ``progress(report)`` is called after each batch with a :class:`Rebalan
 Resumable: a key that was moved is no longer on the old shard, so running ``rebalance`` again after an
 interruption moves only what is left; ``done_shards`` (from the last report, or a checkpoint file
 given as ``checkpoint=path``) skips the old shards that were finished.
+
+It moves the records of each node's default database; Kyoto Tycoon expiry times are not carried over.
 """
 
 from __future__ import annotations
