@@ -139,3 +139,27 @@ def test_rebalance_moves_the_keys_whose_shard_changed(servers: tuple[str, list[A
         new.clear()
         old.close()
         new.close()
+
+
+def test_one_cluster_shared_by_threads(cluster: Any) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(100):
+                key = f"t{t}:{i}"
+                cluster.set(key, str(i))
+                assert cluster.get(key) == str(i)
+            assert cluster.get_bulk([f"t{t}:{i}" for i in range(100)]) == {f"t{t}:{i}": str(i) for i in range(100)}
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert cluster.count() == 400
