@@ -16,7 +16,7 @@ PACKAGES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded",
 CODEC_TESTS = [f"packages/{name}/tests"
                for name in ["kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster", "kt"]]
 TEST_DEPS = ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "msgpack>=1.0", "hatchling>=1.18", "cffi>=1.17",
-             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13", "uhashring==2.5"]
+             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13", "uhashring>=2.5"]
 
 
 def install_checkout(session: nox.Session) -> None:
