@@ -1,7 +1,7 @@
-"""Metadata hook: the meta-package depends on its five siblings at exactly its own version.
+"""Metadata hook: the meta-package depends on its six siblings at exactly its own version.
 
 From a checkout (the sibling folders exist beside this one) each sibling is a direct reference
-to its folder, so ``pip install packages/kt`` installs all six from source. Built with
+to its folder, so ``pip install packages/kt`` installs all seven from source. Built with
 ``KT_RELEASE=1``, or from an sdist without siblings, the dependencies are plain ``==`` pins.
 """
 
