@@ -121,7 +121,7 @@ def test_the_checkpoint_is_replaced_atomically(tmp_path: Path) -> None:
 
 
 def test_open_target_leaves_room_for_other_schemes() -> None:
-    for scheme in ("kt+async", "tt+async", "kt+cluster", "tt+cluster"):
+    for scheme in ("kt+async", "tt+async"):
         with pytest.raises(URLError, match="not supported yet"):
             open_target(f"{scheme}://h:1")
     assert open_target("kt://h:1/2").identity == ("kt", "h", 1, 2)

@@ -191,6 +191,8 @@ def cli(ctx: click.Context) -> None:
     Servers are URLs:
       kt://host:port/db    Kyoto Tycoon; db is an index (0, 1...) or a name (*, %25 for %, users.kct)
       tt://host:port       Tokyo Tyrant
+      kt+cluster://host:port,host:port/db, tt+cluster://host:port,host:port
+                           several servers, sharded as kt_cluster places keys
     The host defaults to 127.0.0.1 and the port to 1978; ?timeout=SECONDS may follow.
 
     \b
@@ -315,6 +317,9 @@ def count(url: Target) -> None:
 
 
 def _show_mapping(title: str, fields: dict[Any, Any]) -> None:
+    if fields and all(isinstance(v, dict) for v in fields.values()):
+        # A cluster answers for each shard: the fields are named "shard/field".
+        fields = {f"{shard}/{_text(name)}": value for shard, per in fields.items() for name, value in per.items()}
     shown = ui.field_map(fields)
     if settings().json:
         ui.write_json(shown)
@@ -322,6 +327,10 @@ def _show_mapping(title: str, fields: dict[Any, Any]) -> None:
         ui.show_table(title, ["field", "value"], list(shown.items()))
     else:
         ui.show_fields(shown)
+
+
+def _text(name: Any) -> str:
+    return name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else str(name)
 
 
 @cli.command()

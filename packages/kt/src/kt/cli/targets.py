@@ -1,18 +1,22 @@
 """Servers named by URL, as the commands see them: raw bytes in and out, whatever the backend.
 
 ``kt://host:port/db`` opens :meth:`KyotoTycoon.from_url`, ``tt://host:port`` opens
-:meth:`TokyoTyrant.from_url`. Keys and values stay bytes (serializer ``none``, keys not decoded):
-a command line moves data, it does not interpret it. Schemes planned for clients that do not exist
-yet (``kt+async://``, ``kt+cluster://``...) are recognised and refused with a clear message; a new
-client adds its opener to :data:`OPENERS`.
+:meth:`TokyoTyrant.from_url`, and ``kt+cluster://host:port,host:port/db`` /
+``tt+cluster://host:port,host:port`` open a :class:`~kt_cluster.KyotoCluster` /
+:class:`~kt_cluster.TokyoTyrantCluster` over those servers (kt_cluster's placement, the nodes in the
+URL's order, equal weights). Keys and values stay bytes (serializer ``none``, keys not decoded): a
+command line moves data, it does not interpret it. Schemes planned for clients that do not exist yet
+(``kt+async://``...) are recognised and refused with a clear message; a new client adds its opener to
+:data:`OPENERS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from kt_cluster import KyotoCluster, TokyoTyrantCluster
 from kt_core.errors import KtError
 from kt_kyoto import KyotoTycoon
 from kt_serializers import KT_NONE, TT_TABLE
@@ -20,7 +24,7 @@ from kt_tyrant import TokyoTyrant
 
 # Options the command line sets itself: it reads and writes bytes.
 _RESERVED_OPTIONS = ("serializer", "decode_keys")
-PLANNED_SCHEMES = ("kt+async", "tt+async", "kt+cluster", "tt+cluster", "kt+pipeline", "tt+pipeline")
+PLANNED_SCHEMES = ("kt+async", "tt+async", "kt+pipeline", "tt+pipeline")
 
 
 class TargetError(KtError):
@@ -187,12 +191,136 @@ class TyrantTarget(Target):
         return sum(self.client.remove(key) for key in keys)
 
 
+def _node_urls(url: str) -> list[str]:
+    """``kt+cluster://h1:p1,h2:p2/db?opts`` -> ``["kt://h1:p1/db?opts", "kt://h2:p2/db?opts"]``."""
+    parts = urlsplit(url)
+    base = parts.scheme.lower().split("+")[0]
+    hosts = parts.netloc.split(",")
+    if not parts.netloc or not all(hosts):
+        raise URLError(f"{url!r} names no servers: use {parts.scheme}://host:port,host:port")
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [f"{base}://{host}{rest}" for host in hosts]
+
+
+class _Sharded:
+    """Several servers, sharded by kt_cluster: a record is read and written on its key's shard (through
+    that server's own target, so each backend's write rules hold), a walk goes shard after shard, and
+    ``client`` is the cluster, for the commands that call the client itself."""
+
+    url: str
+    client: Any
+    part_class: Callable[[str, float | None], Target]
+    cluster_class: Any
+
+    def _open_parts(self, url: str, timeout: float | None) -> None:
+        node_urls = _node_urls(url)
+        self.parts: list[Target] = []
+        try:
+            for node_url in node_urls:
+                self.parts.append(self.part_class(node_url, timeout))
+            self.client = self.cluster_class(node_urls, serializer=KT_NONE, decode_keys=False, timeout=timeout)
+        except BaseException:
+            for part in self.parts:
+                part.close()
+            raise
+        self._by_name = {f"{p.client.host}:{p.client.port}": p for p in self.parts}
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        return ("cluster", tuple(sorted(part.identity for part in self.parts)))
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+        self.client.close()
+
+    def _part_for(self, key: bytes) -> Target:
+        return self._by_name[self.client.node_for(key)]
+
+    def _split(self, keys: Iterable[bytes]) -> dict[int, list[bytes]]:
+        groups: dict[int, list[bytes]] = {}
+        index = {id(part): i for i, part in enumerate(self.parts)}
+        for key in keys:
+            groups.setdefault(index[id(self._part_for(key))], []).append(key)
+        return groups
+
+    def count(self) -> int:
+        return sum(part.count() for part in self.parts)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._part_for(key).get(key)
+
+    def read(self, keys: list[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for i, group in self._split(keys).items():
+            found.update(self.parts[i].read(group))
+        return {k: found[k] for k in keys if k in found}
+
+    def write(self, records: dict[bytes, bytes], expire: float | None = None) -> None:
+        for i, group in self._split(records).items():
+            self.parts[i].write({k: records[k] for k in group}, expire)
+
+    def remove(self, keys: list[bytes]) -> int:
+        return sum(self.parts[i].remove(group) for i, group in self._split(keys).items())
+
+    def walk(self, after: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        # Shard after shard in the URL's order: a resume point names its shard, so the shards before
+        # it were copied whole and the walk goes on inside that one.
+        start = 0
+        if after is not None:
+            start = self.parts.index(self._part_for(after))
+        for i in range(start, len(self.parts)):
+            yield from self.parts[i].walk(after if i == start else None)
+
+    def keys(self, prefix: bytes | None, regex: bytes | None, limit: int | None) -> Iterator[bytes]:
+        left = limit
+        for part in self.parts:
+            if left is not None and left <= 0:
+                return
+            for key in part.keys(prefix, regex, left):
+                yield key
+                if left is not None:
+                    left -= 1
+
+
+class KyotoClusterTarget(_Sharded, KyotoTarget):
+    """``kt+cluster://``: Kyoto Tycoon servers sharded by :class:`~kt_cluster.KyotoCluster`."""
+
+    kind = "kt+cluster"
+    part_class = KyotoTarget
+    cluster_class = KyotoCluster
+
+    def __init__(self, url: str, timeout: float | None) -> None:
+        Target.__init__(self, url)
+        self._open_parts(url, timeout)
+
+
+class TyrantClusterTarget(_Sharded, TyrantTarget):
+    """``tt+cluster://``: Tokyo Tyrant servers sharded by :class:`~kt_cluster.TokyoTyrantCluster`."""
+
+    kind = "tt+cluster"
+    part_class = TyrantTarget
+    cluster_class = TokyoTyrantCluster
+
+    def __init__(self, url: str, timeout: float | None) -> None:
+        Target.__init__(self, url)
+        self._open_parts(url, timeout)
+
+    def table_client(self) -> Any:
+        return TokyoTyrantCluster(_node_urls(self.url), serializer=TT_TABLE, timeout=self.client.client_options.get(
+            "timeout"))
+
+    def database_type(self) -> str:
+        return self.parts[0].database_type()  # type: ignore[attr-defined]
+
+
 def _resume_point_gone(key: bytes, url: str) -> TargetError:
     return TargetError(f"the resume point (key {key[:60]!r}) is no longer in {url}: it was removed since; "
                        "copy again without --resume")
 
 
-OPENERS: dict[str, Callable[[str, float | None], Target]] = {"kt": KyotoTarget, "tt": TyrantTarget}
+OPENERS: dict[str, Callable[[str, float | None], Target]] = {
+    "kt": KyotoTarget, "tt": TyrantTarget, "kt+cluster": KyotoClusterTarget, "tt+cluster": TyrantClusterTarget}
 
 
 def open_target(url: str, timeout: float | None = None) -> Target:
