@@ -92,20 +92,21 @@ def test_kt_cluster_load_dump_keys_and_status(kt_shards: list[Any], tmp_path: Pa
     assert sum(int(status[f"{s.host}:{s.port}/count"]) for s in kt_shards) == 500
 
 
-def test_copy_from_one_server_into_a_kt_cluster_and_back(kt_shards: list[Any], kt_backend: str) -> None:
+def test_copy_from_one_server_into_a_kt_cluster_and_back(kt_shards: list[Any], kt_backend: str,
+                                                         tmp_path: Path) -> None:
     single = EmbeddedServer(server="ktserver" if kt_backend == "real" else STANDIN, quiet=True)
     single.run()
     try:
         single.client.set_bulk({f"c{i}": f"x{i}" for i in range(300)})
         url = _cluster_url("kt+cluster", kt_shards)
-        ok("copy", f"kt://{single.host}:{single.port}/0", url, "--verify")
+        ok("copy", f"kt://{single.host}:{single.port}/0", url, "--verify", "--checkpoint", str(tmp_path / "in.json"))
         cluster = KyotoCluster([f"{s.host}:{s.port}" for s in kt_shards])
         by_name = _where(kt_shards, cluster)
         for i in range(300):
             assert by_name[cluster.node_for(f"c{i}")].client.get(f"c{i}") == f"x{i}"
         cluster.close()
         single.client.clear()
-        ok("copy", url, f"kt://{single.host}:{single.port}/0", "--verify")
+        ok("copy", url, f"kt://{single.host}:{single.port}/0", "--verify", "--checkpoint", str(tmp_path / "out.json"))
         assert single.client.count() == 300
     finally:
         single.stop()
