@@ -1,7 +1,7 @@
 """Kyoto Tycoon replication (binary magic 0xB1) and the update log messages it carries. No I/O.
 
-The protocol, as ktserver 0.9.56 speaks it (``ktremotedb.h`` ReplicationClient, ``ktserver.cc``
-``do_bin_replication``); all numbers big-endian:
+The protocol, as ktserver 0.9.56 speaks it (checked against the recorded streams in
+testdata/vectors/kt-repl.json); all numbers big-endian:
 
 - The slave sends :func:`encode_replication`: 0xB1, flags u32 (1 = WHITESID), ts u64, sid u16
   (15 bytes). ``ts`` is the newest time stamp already read: the master sends only messages newer
@@ -83,7 +83,7 @@ MAGIC_ERROR = 0xBF
 #: Replication flag: send only the messages of the given server id.
 WHITESID = 1
 
-# TimedDB's update operations (kttimeddb.h UpdateOperation); 0.9.56 logs only USET, UREMOVE, UCLEAR.
+# Kyoto Tycoon's update operations; 0.9.56 logs only USET, UREMOVE, UCLEAR.
 UNOP, USET, UREMOVE, UOPEN, UCLOSE, UCLEAR = 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5
 #: The stored expiry meaning "none" (2**40 - 1).
 XTMAX = (1 << 40) - 1

@@ -4,7 +4,7 @@ The script runs in a Lua 5.1 state from `lupa <https://pypi.org/project/lupa/>`_
 version ktserver links), an optional extra: ``pip install 'kt-embedded[lua]'``. Without it, loading a
 ``.lua`` file raises :class:`LuaUnavailableError` naming the extra.
 
-The global ``__kyototycoon__`` is built as ktserver builds it (myscript.cc): the RV* codes, ``VERSION``,
+The global ``__kyototycoon__`` is set up as ktserver sets it up: the RV* codes, ``VERSION``,
 ``thid``, ``db`` and ``dbs``, the module functions, and the ``Error``, ``Visitor``, ``FileProcessor``,
 ``Cursor`` and ``DB`` classes. The database methods work on the stand-in's own databases
 (:class:`~.kt_db.KtDatabase`), never through a client. A procedure is called as ktserver calls it:

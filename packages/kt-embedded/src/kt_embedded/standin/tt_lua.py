@@ -1,7 +1,7 @@
 """Lua ext scripts (``-ext FILE.lua``) for the Tokyo Tyrant stand-in, in lupa's Lua 5.1.
 
 ttserver 1.1.41 loads the ``-ext`` file into one Lua state per worker thread (``-thnum``, 8 by
-default) and exposes the built-in functions of its ``scrext.c`` to it. This module does the same
+default) and exposes its built-in Lua functions to it. This module does the same
 with ``lupa.lua51`` (the optional extra ``kt-embedded[lua]``): :class:`LuaExt` keeps ``threads``
 states, each call borrows a free one, and the built-ins act on the stand-in's database objects
 (``tt_db`` / ``tt_table``), never through a client.
