@@ -8,12 +8,66 @@ per-thread binding, holds the retry policy, and gives both clients the same ``ch
 from __future__ import annotations
 
 from typing import Any, Callable
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .pool import ConnectionPool, ThreadConnections
 from .retry import RetryPolicy, retry_policy
 
-__all__ = ["PooledClient", "ScriptRunner"]
+__all__ = ["PooledClient", "ScriptRunner", "parse_server_url"]
+
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def parse_server_url(url: Any, scheme: str, client: str, whole_numbers: tuple[str, ...],
+                     passed: tuple[str, ...] = ()) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """Split ``scheme://host:port/path?options`` as both clients' ``from_url`` read it (redis-py's convention).
+
+    Returns the path, the constructor options (host, port, timeout, serializer, decode_keys and the
+    ``whole_numbers`` options) and the raw values of the ``passed`` options, which the caller reads
+    itself. Anything else in the URL raises InvalidArgumentError, before anything connects.
+    """
+    if not isinstance(url, str):
+        raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme.lower() != scheme:
+        raise InvalidArgumentError(f"{client}.from_url takes a {scheme}:// URL, not {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidArgumentError(f"bad port in {url!r}") from None
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        # The servers have no authentication: a user name would be silently ignored.
+        raise InvalidArgumentError(f"a {scheme}:// URL has no user, password or #fragment: {url!r}")
+    options: dict[str, Any] = {"host": parts.hostname or "127.0.0.1", "port": 1978 if port is None else port}
+    raw: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in seen:
+            raise InvalidArgumentError(f"option {name!r} given twice in {url!r}")
+        seen.add(name)
+        if name == "timeout":
+            try:
+                options["timeout"] = float(value)
+            except ValueError:
+                raise InvalidArgumentError(f"timeout must be a number of seconds, not {value!r}") from None
+        elif name == "serializer":
+            options["serializer"] = value
+        elif name == "decode_keys":
+            flag = _FLAGS.get(value.lower())
+            if flag is None:
+                raise InvalidArgumentError(f"decode_keys must be true or false, not {value!r}")
+            options["decode_keys"] = flag
+        elif name in whole_numbers:
+            if not value.isdigit():
+                raise InvalidArgumentError(f"{name} must be a whole number, not {value!r}")
+            options[name] = int(value)
+        elif name in passed:
+            raw[name] = value
+        else:
+            known = ", ".join(("timeout", "serializer", "decode_keys", *whole_numbers, *passed))
+            raise InvalidArgumentError(f"unknown option {name!r} in {url!r} ({known})")
+    return parts.path, options, raw
 
 
 class ScriptRunner:

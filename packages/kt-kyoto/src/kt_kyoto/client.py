@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
 from kt_core.connection import Connection
 from kt_core.errors import (
@@ -54,7 +54,7 @@ from kt_core.kyoto_repl import (
     read_replication_open,
 )
 from kt_core.pool import ConnectionPool
-from kt_core.pooled import PooledClient
+from kt_core.pooled import PooledClient, parse_server_url
 from kt_core.progress import expected_keys, hit_keys
 from kt_core.retry import RetryPolicy
 from kt_serializers import KT_BINARY, get_serializer
@@ -142,50 +142,14 @@ class KyotoTycoon(PooledClient):
         ``retry`` (retries of idempotent operations), ``db`` (as the path). ``kwargs`` go to the
         constructor; as in redis-py, where the URL and a keyword give the same option, the URL wins.
         """
-        if not isinstance(url, str):
-            raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "kt":
-            raise InvalidArgumentError(f"KyotoTycoon.from_url takes a kt:// URL, not {url!r}")
-        try:
-            port = parts.port
-        except ValueError:
-            raise InvalidArgumentError(f"bad port in {url!r}") from None
-        if parts.username is not None or parts.password is not None or parts.fragment:
-            # Kyoto Tycoon has no authentication: a user name would be silently ignored.
-            raise InvalidArgumentError(f"a kt:// URL has no user, password or #fragment: {url!r}")
-        options: dict[str, Any] = {"host": parts.hostname or "127.0.0.1", "port": 1978 if port is None else port}
-        path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+        raw_path, options, raw = parse_server_url(url, "kt", "KyotoTycoon", ("retry",), ("db",))
+        path = unquote(raw_path[1:]) if raw_path.startswith("/") else unquote(raw_path)
         if path:
             options["default_db"] = int(path) if path.isdigit() else path
-        seen: set[str] = set()
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if name in seen:
-                raise InvalidArgumentError(f"option {name!r} given twice in {url!r}")
-            seen.add(name)
-            if name == "timeout":
-                try:
-                    options["timeout"] = float(value)
-                except ValueError:
-                    raise InvalidArgumentError(f"timeout must be a number of seconds, not {value!r}") from None
-            elif name == "serializer":
-                options["serializer"] = value
-            elif name == "decode_keys":
-                flag = value.lower()
-                if flag not in ("1", "0", "true", "false", "yes", "no"):
-                    raise InvalidArgumentError(f"decode_keys must be true or false, not {value!r}")
-                options["decode_keys"] = flag in ("1", "true", "yes")
-            elif name == "retry":
-                if not value.isdigit():
-                    raise InvalidArgumentError(f"retry must be a number of retries, not {value!r}")
-                options["retry"] = int(value)
-            elif name == "db":
-                if path:
-                    raise InvalidArgumentError(f"the database is given twice (path and db=) in {url!r}")
-                options["default_db"] = int(value) if value.isdigit() else value
-            else:
-                raise InvalidArgumentError(f"unknown option {name!r} in {url!r} (timeout, serializer, "
-                                           "decode_keys, retry, db)")
+        if "db" in raw:
+            if path:
+                raise InvalidArgumentError(f"the database is given twice (path and db=) in {url!r}")
+            options["default_db"] = int(raw["db"]) if raw["db"].isdigit() else raw["db"]
         return cls(**{**kwargs, **options})
 
     def set_database(self, db: int | str) -> None:

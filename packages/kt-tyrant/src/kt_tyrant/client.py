@@ -49,11 +49,10 @@ import datetime
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Union
-from urllib.parse import parse_qsl, urlsplit
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError, TokyoTyrantScriptError
 from kt_core.pool import ConnectionPool
-from kt_core.pooled import PooledClient
+from kt_core.pooled import PooledClient, parse_server_url
 from kt_core.progress import expected_keys, hit_keys
 from kt_core.retry import RetryPolicy
 from kt_core.tyrant import (
@@ -274,45 +273,9 @@ class TokyoTyrant(PooledClient):
         ``max_connections`` (the pool's bound). ``kwargs`` go to the constructor; as in redis-py,
         where the URL and a keyword give the same option, the URL wins.
         """
-        if not isinstance(url, str):
-            raise InvalidTypeError(f"url must be a str, not {type(url).__name__}")
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "tt":
-            raise InvalidArgumentError(f"TokyoTyrant.from_url takes a tt:// URL, not {url!r}")
-        try:
-            port = parts.port
-        except ValueError:
-            raise InvalidArgumentError(f"bad port in {url!r}") from None
-        if parts.username is not None or parts.password is not None or parts.fragment:
-            # Tokyo Tyrant has no authentication: a user name would be silently ignored.
-            raise InvalidArgumentError(f"a tt:// URL has no user, password or #fragment: {url!r}")
-        if parts.path not in ("", "/", "/0"):
+        path, options, _ = parse_server_url(url, "tt", "TokyoTyrant", ("retry", "max_connections"))
+        if path not in ("", "/", "/0"):
             raise InvalidArgumentError(f"a Tokyo Tyrant server has a single database: no path in {url!r}")
-        options: dict[str, Any] = {"host": parts.hostname or "127.0.0.1", "port": 1978 if port is None else port}
-        seen: set[str] = set()
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
-            if name in seen:
-                raise InvalidArgumentError(f"option {name!r} given twice in {url!r}")
-            seen.add(name)
-            if name == "timeout":
-                try:
-                    options["timeout"] = float(value)
-                except ValueError:
-                    raise InvalidArgumentError(f"timeout must be a number of seconds, not {value!r}") from None
-            elif name == "serializer":
-                options["serializer"] = value
-            elif name == "decode_keys":
-                flag = value.lower()
-                if flag not in ("1", "0", "true", "false", "yes", "no"):
-                    raise InvalidArgumentError(f"decode_keys must be true or false, not {value!r}")
-                options["decode_keys"] = flag in ("1", "true", "yes")
-            elif name in ("retry", "max_connections"):
-                if not value.isdigit():
-                    raise InvalidArgumentError(f"{name} must be a whole number, not {value!r}")
-                options[name] = int(value)
-            else:
-                raise InvalidArgumentError(f"unknown option {name!r} in {url!r} (timeout, serializer, "
-                                           "decode_keys, retry, max_connections)")
         return cls(**{**kwargs, **options})
 
     # ------------------------------------------------------------------ plumbing
