@@ -53,6 +53,7 @@ __all__ = [
     "NotImplementedByServerError",
     "InternalServerError",
     "TokyoTyrantError",
+    "PipelineError",
     "kyoto_error_for_status",
 ]
 
@@ -96,6 +97,19 @@ class KtTimeoutError(KtConnectionError, TimeoutError):
 
 #: kt 0.9.6's name for a connection failure.
 ServerConnectionError = KtConnectionError
+
+
+class PipelineError(KtConnectionError):
+    """A pipeline's connection failed (or its bytes went bad) before every reply was read.
+
+    ``replies_read`` of ``commands`` replies were read; the commands beyond may or may not have been
+    applied, so nothing is retried. The connection was discarded. ``__cause__`` is the error itself.
+    """
+
+    def __init__(self, message: str, replies_read: int, commands: int) -> None:
+        super().__init__(message)
+        self.replies_read = replies_read
+        self.commands = commands
 
 
 class ServerError(KtError):

@@ -7,14 +7,19 @@ per-thread binding, holds the retry policy, and gives both clients the same ``ch
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Iterator
+from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from .command import Acquire, Call, Close, Items, Read, Send, Steps, SyncRunner
+from .connection import Connection
 from .errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .pool import ConnectionPool, ThreadConnections
 from .retry import RetryPolicy, retry_policy
 
-__all__ = ["PooledClient", "ScriptRunner", "parse_server_url"]
+T = TypeVar("T")
+
+__all__ = ["ClientBase", "PooledClient", "ScriptRunner", "parse_server_url"]
 
 _FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
@@ -93,17 +98,15 @@ class ScriptRunner:
         return f"<ScriptRunner for {self._client!r}>"
 
 
-class PooledClient:
-    """Base of the clients: ``pool`` (a :class:`ConnectionPool`), one connection per thread."""
+class ClientBase:
+    """What the blocking and the asyncio clients share: the address checks, the serializer lookup,
+    the retry policy and ``lua``."""
 
     host: str
     port: int
     timeout: float | None
-    pool: ConnectionPool
 
-    def _init_connections(self, host: str, port: int, timeout: float | None,
-                          connection_pool: ConnectionPool | None = None, retry: RetryPolicy | int | None = None,
-                          max_connections: int | None = None) -> None:
+    def _init_address(self, host: str, port: int, timeout: float | None, retry: RetryPolicy | int | None) -> None:
         if not isinstance(host, str):
             raise InvalidTypeError(f"host must be a str, not {type(host).__name__}")
         try:
@@ -119,8 +122,6 @@ class PooledClient:
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.pool = connection_pool or ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
-        self._conns = ThreadConnections(self.pool)
         self._retry = retry_policy(retry)
 
     def _init_serializer(self, spec: Any, lookup: Callable[[Any], Any]) -> Any:
@@ -132,6 +133,98 @@ class PooledClient:
             raise ImproperlyConfigured(str(exc)) from exc
         except TypeError as exc:
             raise InvalidTypeError(str(exc)) from exc
+
+    def _run_script(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
+        """What ``lua.name(*args, **kwargs)`` runs: ``script(name, ...)``."""
+        return self.script(name, *args, **kwargs)  # type: ignore[attr-defined]
+
+    @property
+    def lua(self) -> ScriptRunner:
+        """The server's script functions as methods: ``client.lua.myfunc(key="x")`` runs ``script("myfunc", ...)``
+        (awaitable on an asyncio client)."""
+        return ScriptRunner(self)
+
+
+class PooledClient(ClientBase, SyncRunner):
+    """Base of the blocking clients: ``pool`` (a :class:`ConnectionPool`), one connection per thread.
+
+    Runs the clients' commands (kt_core.command) on the calling thread's connection.
+    """
+
+    pool: ConnectionPool
+
+    def _init_connections(self, host: str, port: int, timeout: float | None,
+                          connection_pool: ConnectionPool | None = None, retry: RetryPolicy | int | None = None,
+                          max_connections: int | None = None) -> None:
+        self._init_address(host, port, timeout, retry)
+        self.pool = connection_pool or ConnectionPool(host, port, timeout=timeout, max_connections=max_connections)
+        self._conns = ThreadConnections(self.pool)
+
+    def _run(self, steps: Steps[T]) -> T:
+        """Drive a command to its value: each operation on this thread's connection (or the one it names)."""
+        send = steps.send
+        try:
+            op = send(None)
+            while True:
+                try:
+                    if type(op) is Call and op.on is None and not self._retry.retries:
+                        # The common case, inline: one request on this thread's connection (a call
+                        # without *args when there are none: a single-key request's is measurably cheaper).
+                        if op.args:
+                            result = self._conns.get().request(op.data, op.read, *op.args)
+                        else:
+                            result = self._conns.get().request(op.data, op.read)
+                    else:
+                        result = self._perform(op)
+                except BaseException as exc:
+                    op = steps.throw(exc)
+                else:
+                    op = send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return,unused-ignore]
+
+    def _run_iter(self, steps: Steps[Any]) -> Iterator[Any]:
+        """Drive an iterator command, giving its :class:`Items` to the caller as they come."""
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    op = steps.send(result) if error is None else steps.throw(error)
+                except StopIteration:
+                    return
+                result = error = None
+                if type(op) is Items:
+                    yield from op.items
+                    continue
+                try:
+                    result = self._perform(op)
+                except BaseException as exc:
+                    error = exc
+        finally:
+            steps.close()  # a caller that stopped early: the command cleans up without a round trip
+
+    def _perform(self, op: Any) -> Any:
+        kind = type(op)
+        if kind is Call:
+            conn = op.on
+            if conn is None:
+                if self._retry.retries and op.operation is not None:
+                    conns = self._conns
+                    return self._retry.call(op.operation, lambda: conns.get().request(op.data, op.read, *op.args))
+                conn = self._conns.get()
+            return conn.request(op.data, op.read, *op.args)
+        if kind is Read:
+            return (op.on or self._conns.get()).read(op.read, *op.args)
+        if kind is Send:
+            return (op.on or self._conns.get()).send(op.data)
+        if kind is Acquire:
+            if op.fresh:
+                return Connection(self.host, self.port, timeout=op.timeout, connect_timeout=self.timeout)
+            return self.pool.acquire()
+        if kind is Close:
+            return (op.on or self._conns.get()).close()
+        raise TypeError(f"a command yielded {op!r}, which is not an operation")
 
     def __enter__(self) -> Any:
         return self
@@ -150,12 +243,3 @@ class PooledClient:
     def close_idle(self, n: float = 60) -> int:
         """Close the pooled connections idle for ``n`` seconds or more; the number closed."""
         return self.pool.close_idle(n)
-
-    def _run_script(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
-        """What ``lua.name(*args, **kwargs)`` runs: ``script(name, ...)``."""
-        return self.script(name, *args, **kwargs)  # type: ignore[attr-defined]
-
-    @property
-    def lua(self) -> ScriptRunner:
-        """The server's script functions as methods: ``client.lua.myfunc(key="x")`` runs ``script("myfunc", ...)``."""
-        return ScriptRunner(self)
