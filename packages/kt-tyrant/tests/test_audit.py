@@ -297,6 +297,7 @@ def test_genuid_type(tt_table_client: TokyoTyrant) -> None:
     _is(tt_table_client.genuid(), int, uid + 1)
 
 
+@pytest.mark.blocking_client  # threads share the client
 def test_threads_on_every_command_family_do_not_cross_talk(tt_tree_client: TokyoTyrant) -> None:
     # Each thread mixes replies of different shapes (value, int, list, dict) on the shared client.
     # No range/iteration commands here: the real in-memory tree serves `range` from one shared

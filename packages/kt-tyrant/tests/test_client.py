@@ -302,6 +302,7 @@ def test_serializers_and_decode_keys(tt_server, tt_client_factory) -> None:  # t
     assert raw.get("k") == b'{"a":[1,2]}'
 
 
+@pytest.mark.blocking_client  # threads share the client
 def test_threads_do_not_cross_talk(tt_client: TokyoTyrant) -> None:
     errors: list[str] = []
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable
+from typing import Any
+
 import kt_tyrant
 import pytest
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
@@ -332,15 +336,26 @@ class _Captured(Exception):
     pass
 
 
+class _Answering(ThreadConnections):
+    """Gives every thread a stand-in connection whose ``request(data, reader)`` is the test's function."""
+
+    def __init__(self, pool: Any, request: Callable[[bytes, object], object]) -> None:
+        super().__init__(pool)
+        self.conn = types.SimpleNamespace(request=request)
+
+    def get(self):  # type: ignore[no-untyped-def]
+        return self.conn
+
+
 @pytest.fixture
 def capture(offline: TokyoTyrant) -> tuple[TokyoTyrant, list[bytes]]:
     sent: list[bytes] = []
 
-    def request(operation: str, data: bytes, reader: object) -> object:
+    def request(data: bytes, reader: object) -> object:
         sent.append(data)
         raise _Captured
 
-    offline._request = request  # type: ignore[method-assign]
+    offline._conns = _Answering(offline.pool, request)
     return offline, sent
 
 
@@ -361,14 +376,13 @@ def test_script_lock_flags_set_the_ext_options(capture, flags: dict[str, bool], 
 
 def test_script_encode_value_serializes_only_when_asked() -> None:
     client = TokyoTyrant(port=1, serializer=kt_tyrant.KT_JSON)
-    client._conns = _NoSend(client.pool)
     sent: list[bytes] = []
 
-    def request(operation: str, data: bytes, reader: object) -> object:
+    def request(data: bytes, reader: object) -> object:
         sent.append(data)
         return (0x68, 0, b'{"r":2}')
 
-    client._request = request  # type: ignore[method-assign]
+    client._conns = _Answering(client.pool, request)
     assert client.script("f", "k", {"a": 1}) == b'{"r":2}'  # decode_result=False: the bytes
     assert sent[-1].endswith(b'k{"a":1}')
     assert client.script("f", "k", '{"raw"', encode_value=False, decode_result=True) == {"r": 2}

@@ -1,8 +1,9 @@
-"""kt_tyrant: the Tokyo Tyrant client (:class:`TokyoTyrant`), table queries (:class:`QueryBuilder`)
-and the table database's index, condition and ordering constants."""
+"""kt_tyrant: the Tokyo Tyrant clients (:class:`TokyoTyrant`, and :class:`AsyncTokyoTyrant` for asyncio),
+table queries (:class:`QueryBuilder`) and the table database's index, condition and ordering constants."""
 
 from kt_serializers import KT_BINARY, KT_JSON, KT_MSGPACK, KT_NONE, KT_PICKLE, TT_TABLE
 
+from .aio import AsyncTokyoTyrant
 from .client import TokyoTyrant
 from .constants import (
     INDEX_NUM,
@@ -41,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "TokyoTyrant",
+    "AsyncTokyoTyrant",
     "QueryBuilder",
     "KT_BINARY",
     "KT_JSON",

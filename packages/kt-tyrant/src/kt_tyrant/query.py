@@ -10,16 +10,25 @@ A query is a list of misc ``search`` arguments, each NUL-separated as the server
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
 
 from .constants import ALL_OPS, MULTI_TOKEN_OPS, OP_NEGATE, OP_NOINDEX, OP_NUM_BETWEEN, ORDER_STR_ASC, ORDERS
 
 if TYPE_CHECKING:
+    from .aio import AsyncTokyoTyrant
     from .client import TokyoTyrant
 
-__all__ = ["QueryBuilder", "encode_expression"]
+__all__ = ["QueryBuilder", "SearchClient", "encode_expression"]
+
+
+class SearchClient(Protocol):
+    """What a query runs on: an object with the clients' ``search`` (a TokyoTyrant, an
+    AsyncTokyoTyrant, whose ``search`` gives a coroutine, or a sharded cluster of them)."""
+
+    def search(self, expressions: Any, cmd: str | None = None) -> Any: ...
 
 # The server splits string token lists at any byte <= 0x20 and at commas (number lists at space and
 # comma; a decimal index also at tab, CR, LF): a token holding one of these would be split. We join with a comma.
@@ -155,18 +164,52 @@ class QueryBuilder:
             args.append(b"setlimit\x00%d\x00%d" % (limit, self._offset or 0))
         return args
 
-    def execute(self, client: TokyoTyrant) -> list[Any]:
-        """The primary keys of the matching records."""
+    # Each runs the client's search, and so is what that search is: on a TokyoTyrant the result, on
+    # an AsyncTokyoTyrant a coroutine of it (``await query.execute(client)``). Nothing here does I/O.
+
+    @overload
+    def execute(self, client: TokyoTyrant) -> list[Any]: ...
+    @overload
+    def execute(self, client: AsyncTokyoTyrant) -> Awaitable[list[Any]]: ...
+    @overload
+    def execute(self, client: SearchClient) -> Any: ...
+
+    def execute(self, client: SearchClient) -> Any:
+        """The primary keys of the matching records (awaitable with an asyncio client)."""
         return client.search(self.build_search())
 
-    def get(self, client: TokyoTyrant) -> list[tuple[Any, Any]]:
-        """``(key, value)`` for each matching record; with TT_TABLE the value is a dict of columns."""
+    @overload
+    def get(self, client: TokyoTyrant) -> list[tuple[Any, Any]]: ...
+    @overload
+    def get(self, client: AsyncTokyoTyrant) -> Awaitable[list[tuple[Any, Any]]]: ...
+    @overload
+    def get(self, client: SearchClient) -> Any: ...
+
+    def get(self, client: SearchClient) -> Any:
+        """``(key, value)`` for each matching record; with TT_TABLE the value is a dict of columns
+        (awaitable with an asyncio client)."""
         return client.search(self.build_search(), "get")
 
-    def count(self, client: TokyoTyrant) -> int:
-        """The number of matching records (the server applies limit and offset to the count too)."""
+    @overload
+    def count(self, client: TokyoTyrant) -> int: ...
+    @overload
+    def count(self, client: AsyncTokyoTyrant) -> Awaitable[int]: ...
+    @overload
+    def count(self, client: SearchClient) -> Any: ...
+
+    def count(self, client: SearchClient) -> Any:
+        """The number of matching records (the server applies limit and offset to the count too;
+        awaitable with an asyncio client)."""
         return client.search(self.build_search(), "count")
 
-    def delete(self, client: TokyoTyrant) -> bool:
-        """Remove the matching records; True on success, False if the server refused (not a table database)."""
+    @overload
+    def delete(self, client: TokyoTyrant) -> bool: ...
+    @overload
+    def delete(self, client: AsyncTokyoTyrant) -> Awaitable[bool]: ...
+    @overload
+    def delete(self, client: SearchClient) -> Any: ...
+
+    def delete(self, client: SearchClient) -> Any:
+        """Remove the matching records; True on success, False if the server refused (not a table
+        database; awaitable with an asyncio client)."""
         return client.search(self.build_search(), "out")
