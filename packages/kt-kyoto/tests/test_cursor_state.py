@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kt_core.errors import NotImplementedByServerError
 from kt_core.kyoto_http import encode_reply
-from kt_kyoto import Cursor, KyotoTycoon
+from kt_kyoto import AsyncCursor, Cursor, KyotoTycoon
 from kt_kyoto.cursor import CursorNotImplementedError
 
 FOUR = {"k1": "v1", "k2": "v2", "k3": "v3", "k4": "v4"}
@@ -159,14 +159,15 @@ def test_cursor_id_and_db_attributes(kt_client_factory: Any) -> None:
     client = kt_client_factory(default_db=1)
     client.set_bulk({"a": "1"})
     cur = client.cursor()
-    assert isinstance(cur, Cursor) and type(cur.cursor_id) is int
+    plain = getattr(cur, "wrapped", cur)  # the asyncio cursor behind a blocking facade
+    assert isinstance(plain, (Cursor, AsyncCursor)) and type(cur.cursor_id) is int
     assert cur.db == 1  # the client's default database
     assert cur.jump() is True and cur.key() == "a"  # ... which it walks
     named = client.cursor(db="*", cursor_id=41)
     assert (named.db, named.cursor_id) == ("*", 41) and named.jump() is False
     assert client.cursor(db=0).db == 0
     assert cur.cursor_id != client.cursor().cursor_id  # ids are made unique per client
-    assert repr(cur) == f"<Cursor id={cur.cursor_id} db=1 valid>"
+    assert repr(plain) == f"<{type(plain).__name__} id={cur.cursor_id} db=1 valid>"
     cur.close()
     named.close()
 

@@ -18,7 +18,7 @@ from kt_core.errors import (
     LogicalInconsistencyError,
     NotImplementedByServerError,
 )
-from kt_kyoto import KT_NONE, Cursor, KyotoTycoon
+from kt_kyoto import KT_NONE, AsyncCursor, Cursor, KyotoTycoon
 
 pytestmark = pytest.mark.server
 
@@ -100,7 +100,7 @@ def test_database_methods_return_types(kt_client: KyotoTycoon) -> None:
 def test_cursor_method_return_types(kt_client: KyotoTycoon) -> None:
     kt_client.set_bulk({"a": "1", "b": "2", "c": "3"}, db=1)
     cur = kt_client.cursor(db=1, cursor_id=5)
-    assert isinstance(cur, Cursor) and cur.cursor_id == 5
+    assert isinstance(getattr(cur, "wrapped", cur), (Cursor, AsyncCursor)) and cur.cursor_id == 5
     typed(cur.jump(), True, bool)
     typed(cur.key(), "a", str)
     typed(cur.value(), "1", str)
@@ -371,6 +371,7 @@ def test_big_binary_values_on_http_paths(kt_client_factory: Any) -> None:
 # ------------------------------------------------------------------ threads
 
 
+@pytest.mark.blocking_client  # threads share the client
 def test_threads_no_cross_talk_on_every_path(kt_client_factory: Any) -> None:
     client = fresh(kt_client_factory, serializer=KT_NONE)
     errors: list[BaseException] = []

@@ -1,98 +1,39 @@
-"""The Kyoto Tycoon client.
+"""KyotoTycoon: the blocking Kyoto Tycoon client.
 
-Protocols: the binary protocol for get/get_raw/set/remove, their bulk forms and script (one
-round trip, no HTTP parsing); HTTP TSV-RPC for everything else.
-
-Databases: ``db`` is an index (int >= 0) or a name (the database file's base name, e.g. ``"*"``,
-``"%"`` or ``"users.kct"``). HTTP calls pass it as given and the server resolves it. The binary
-protocol only carries indexes and silently skips an index the server does not have, so the client
-resolves names and checks indexes against the server's ``report`` (fetched once per client, and
-only for a name or an index other than 0) before sending.
+Its methods are the commands of :class:`~kt_kyoto.commands.KyotoCommands` (protocols and databases
+are described there), run in the calling thread on that thread's pooled connection.
 """
 
 from __future__ import annotations
 
-import datetime
-import itertools
-import threading
-import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from typing import Any
-from urllib.parse import unquote
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
-from kt_core.connection import Connection
-from kt_core.errors import (
-    BadRequestError,
-    InvalidArgumentError,
-    InvalidTypeError,
-    KtError,
-    KyotoScriptError,
-    KyotoServerError,
-)
-from kt_core.kyoto_binary import (
-    encode_get_bulk,
-    encode_get_bulk_keys,
-    encode_play_script,
-    encode_remove_bulk,
-    encode_set_bulk,
-    encode_set_bulk_items,
-    read_get_bulk_kv,
-    read_get_one,
-    read_play_script,
-    read_remove_bulk,
-    read_set_bulk,
-)
-from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
-from kt_core.kyoto_repl import (
-    Change,
-    ReplicationGapError,
-    ReplicationRefusedError,
-    decode_message,
-    encode_nop_ack,
-    encode_replication,
-    read_replication_frame,
-    read_replication_open,
-)
+from kt_core.command import install_commands
+from kt_core.kyoto_repl import Change
+from kt_core.pipeline import Pipeline, install_pipeline_commands
 from kt_core.pool import ConnectionPool
-from kt_core.pooled import PooledClient, parse_server_url
-from kt_core.progress import expected_keys, hit_keys
+from kt_core.pooled import PooledClient
 from kt_core.retry import RetryPolicy
-from kt_serializers import KT_BINARY, get_serializer
+from kt_serializers import KT_BINARY
 
-from ._util import (
-    DbSpec,
-    ExpireSpec,
-    KeyType,
-    check_db,
-    decode_key,
-    encode_key,
-    encode_text,
-    expire_to_xt,
-    http_db,
-)
-from .cursor import Cursor, walk
+from ._util import DbSpec
+from .commands import KyotoCommands, _key_db, _value_expire, url_options
+from .cursor import Cursor
 
 __all__ = ["KyotoTycoon"]
 
-_STATUS_OK = 200
-_STATUS_LOGIC = 450
 
-# RPC procedures whose client method has another name (the retry policy knows operations by method name).
-_RPC_OPERATION = {"increment": "incr", "increment_double": "incr_double", "play_script": "script"}
+class KyotoPipeline(Pipeline):
+    """``KyotoTycoon.pipeline()``: the client's methods queue; ``execute()`` sends them (docs/pipelines.md)."""
 
 
-_STR_ONLY = frozenset((str,))
-_BYTES_ONLY = frozenset((bytes,))
+install_pipeline_commands(KyotoPipeline, KyotoCommands)
 
 
-def _dumps_error(exc: Exception) -> InvalidTypeError | InvalidArgumentError:
-    if isinstance(exc, TypeError):
-        return InvalidTypeError(str(exc))
-    return InvalidArgumentError(str(exc))
-
-
-class KyotoTycoon(PooledClient):
-    """Client for interacting with a Kyoto Tycoon server (see the module doc for protocols and databases).
+@install_commands
+class KyotoTycoon(KyotoCommands, PooledClient):
+    """Client for interacting with a Kyoto Tycoon server (see :mod:`kt_kyoto.commands` for protocols and databases).
 
     One client may be shared by threads: each thread's requests run on a connection no other thread
     uses; :meth:`checkin` returns the calling thread's connection to the pool.
@@ -111,25 +52,16 @@ class KyotoTycoon(PooledClient):
         retry: RetryPolicy | int | None = None,
     ) -> None:
         self._init_connections(host, port, timeout, connection_pool, retry)
-        self.decode_keys = bool(decode_keys)
-        self.serializer = self._init_serializer(serializer, get_serializer)
-        self._dumps = self.serializer.dumps
-        self._loads = self.serializer.loads
-        self._host_header = host if ":" not in host else f"[{host}]"
-        self._cursor_ids = itertools.count(1)
-        self._db_lock = threading.Lock()
-        self._db_names: dict[str, int] | None = None  # from report: name -> index
-        self._db_count = 0
-        self.set_database(default_db)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def __repr__(self) -> str:
-        return (f"<KyotoTycoon {self.host}:{self.port} db={self.default_db!r} "
-                f"serializer={getattr(self.serializer, 'name', type(self.serializer).__name__)!r}>")
+        self._init_kyoto(serializer, decode_keys, default_db)
 
     def __enter__(self) -> KyotoTycoon:
         return self
+
+    def pipeline(self) -> KyotoPipeline:
+        """A pipeline: queue commands with the client's method names, then ``execute()`` them in
+        one write per chunk (binary and HTTP requests alike); the results come back in order
+        (docs/pipelines.md)."""
+        return KyotoPipeline(self)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> KyotoTycoon:
@@ -142,692 +74,10 @@ class KyotoTycoon(PooledClient):
         ``retry`` (retries of idempotent operations), ``db`` (as the path). ``kwargs`` go to the
         constructor; as in redis-py, where the URL and a keyword give the same option, the URL wins.
         """
-        raw_path, options, raw = parse_server_url(url, "kt", "KyotoTycoon", ("retry",), ("db",))
-        path = unquote(raw_path[1:]) if raw_path.startswith("/") else unquote(raw_path)
-        if path:
-            options["default_db"] = int(path) if path.isdigit() else path
-        if "db" in raw:
-            if path:
-                raise InvalidArgumentError(f"the database is given twice (path and db=) in {url!r}")
-            options["default_db"] = int(raw["db"]) if raw["db"].isdigit() else raw["db"]
-        return cls(**{**kwargs, **options})
+        return cls(**{**kwargs, **url_options(url, "KyotoTycoon")})
 
-    def set_database(self, db: int | str) -> None:
-        """Make ``db`` (an index or a name) the default database."""
-        db = check_db(db)
-        self.default_db = db
-        self._http_db = http_db(db)
-        # 0 always exists; any other default is checked (and a name resolved) on first binary use.
-        self._dbi = 0 if db == 0 else -1
-
-    def _request(self, operation: str, request: bytes, reader: Any) -> Any:
-        """One binary-protocol request on this thread's connection, retried per the client's policy."""
-        if self._retry.retries:
-            conns = self._conns
-            return self._retry.call(operation, lambda: conns.get().request(request, reader)[1])
-        return self._conns.get().request(request, reader)[1]
-
-    def _request_expecting(self, operation: str, request: bytes, reader: Any, expect: Any) -> Any:
-        """:meth:`_request` for a bulk reader given the requested keys (a separate method: a ``*args``
-        call in ``_request`` would cost every single-key request about 0.2 µs)."""
-        if self._retry.retries:
-            conns = self._conns
-            return self._retry.call(operation, lambda: conns.get().request(request, reader, expect)[1])
-        return self._conns.get().request(request, reader, expect)[1]
-
-    def _rpc(self, procedure: str, params: Any) -> RpcResult:
-        request = encode_rpc(procedure, params, self._host_header)
-        if self._retry.retries:
-            operation = _RPC_OPERATION.get(procedure, procedure)
-            return self._retry.call(operation, lambda: self._rpc_once(request))
-        return self._rpc_once(request)
-
-    def _rpc_once(self, request: bytes) -> RpcResult:
-        conn = self._conns.get()
-        result: RpcResult = conn.request(request, read_rpc)[1]
-        if result.close:
-            conn.close()
-        return result
-
-    def _rpc_ok(self, procedure: str, params: Any) -> RpcResult:
-        result = self._rpc(procedure, params)
-        if result.status != _STATUS_OK:
-            raise result.error()  # type: ignore[misc]
-        return result
-
-    def _rpc_bool(self, procedure: str, params: Any) -> bool:
-        """200 -> True, 450 (logical inconsistency: exists, missing, mismatch) -> False; other errors raise."""
-        result = self._rpc(procedure, params)
-        status = result.status
-        if status == _STATUS_OK:
-            return True
-        if status == _STATUS_LOGIC:
-            return False
-        raise result.error()  # type: ignore[misc]
-
-    def _hdb(self, db: Any) -> bytes:
-        return self._http_db if db is None else http_db(db)
-
-    def _load_databases(self) -> None:
-        result = self._rpc_ok("report", ())
-        names: dict[str, int] = {}
-        count = 0
-        for key, value in result.records:
-            if key.startswith(b"db_") and key[3:].isdigit():
-                index = int(key[3:])
-                count = max(count, index + 1)
-                for field in value.split(b" "):
-                    if field.startswith(b"path="):
-                        path = field[5:].decode("utf-8", "replace")
-                        # The server names a database by its file's base name; a later one wins.
-                        names[path.rsplit("/", 1)[-1]] = index
-        with self._db_lock:
-            self._db_names = names
-            self._db_count = count
-
-    def _dbidx(self, db: Any) -> int:
-        """The index to send on the binary protocol for ``db`` (None = the default); raises for unknown ones."""
-        if db is None:
-            if self._dbi >= 0:
-                return self._dbi
-            index = self._dbidx(self.default_db)
-            self._dbi = index
-            return index
-        db = check_db(db)
-        if db == 0:
-            return 0
-        if self._db_names is None:
-            self._load_databases()
-        if type(db) is int:
-            if db >= self._db_count:
-                raise BadRequestError(f"no such database: index {db} (the server has {self._db_count})")
-            return db
-        names = self._db_names or {}
-        found = names.get(db) if isinstance(db, str) else None
-        if found is None:
-            raise BadRequestError(f"no such database: {db!r}")
-        return found
-
-    def _key_out(self, key: bytes) -> str | bytes:
-        return decode_key(key) if self.decode_keys else key
-
-    def _dump(self, value: Any) -> bytes:
-        try:
-            return self._dumps(value)
-        except KtError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise _dumps_error(exc) from exc
-
-    # ------------------------------------------------------------------ binary protocol
-
-    def get(self, key: KeyType, db: DbSpec = None) -> Any:
-        """The deserialized value of ``key``, or None if it does not exist."""
-        if type(key) is not bytes:
-            key = encode_key(key)
-        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        value = self._request("get", encode_get_bulk(((dbi, key),)), read_get_one)
-        if value.__class__ is bytes:
-            return self._loads(value)
-        if value is None:
-            return None
-        raise value
-
-    def get_raw(self, key: KeyType, db: DbSpec = None) -> bytes | None:
-        """The stored bytes of ``key``, or None if it does not exist."""
-        if type(key) is not bytes:
-            key = encode_key(key)
-        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        value = self._request("get", encode_get_bulk(((dbi, key),)), read_get_one)
-        if value is None or value.__class__ is bytes:
-            return value
-        raise value
-
-    def set(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> int:
-        """Store ``value`` at ``key``; returns the number of records set (1)."""
-        if type(key) is not bytes:
-            key = encode_key(key)
-        try:
-            data = self._dumps(value)
-        except KtError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise _dumps_error(exc) from exc
-        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        request = encode_set_bulk(((dbi, key, data, expire_to_xt(expire_time)),))
-        hits = self._request("set", request, read_set_bulk)
-        if hits.__class__ is not int:
-            raise hits
-        return hits
-
-    def remove(self, key: KeyType, db: DbSpec = None) -> int:
-        """Remove ``key``; returns the number of records removed (0 or 1)."""
-        if type(key) is not bytes:
-            key = encode_key(key)
-        dbi = self._dbi if db is None and self._dbi >= 0 else self._dbidx(db)
-        request = encode_remove_bulk(((dbi, key),))
-        hits = self._request("remove", request, read_remove_bulk)
-        if hits.__class__ is not int:
-            raise hits
-        return hits
-
-    def _bulk_keys(self, keys: Iterable[KeyType]) -> tuple[list[bytes], bool]:
-        """The keys as bytes, and whether every key was a str (then the encoded list maps back to ``keys``)."""
-        if isinstance(keys, (str, bytes, bytearray, memoryview)):
-            raise InvalidTypeError("keys must be a list of keys, not a single key")
-        if type(keys) is list or type(keys) is tuple:
-            # Fast paths: one comprehension for all-str keys, the list itself for all-bytes keys; any other
-            # type (or a lone surrogate) takes the per-key path below and its errors.
-            if _STR_ONLY.issuperset(map(type, keys)):
-                try:
-                    return [k.encode("utf-8") for k in keys], True
-                except UnicodeEncodeError:
-                    pass
-            elif _BYTES_ONLY.issuperset(map(type, keys)):
-                return list(keys), False
-        elif not isinstance(keys, Iterable):
-            raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
-        return [encode_key(k) for k in keys], False
-
-    def _get_bulk(self, keys: Iterable[KeyType], db: DbSpec) -> tuple[list[Any], list[bytes]]:
-        """The hits as ``(keys, values)``; keys are the caller's own str keys when that is what came back."""
-        raw, all_str = self._bulk_keys(keys)
-        dbi = self._dbidx(db)
-        request = encode_get_bulk_keys(dbi, raw)
-        expect = expected_keys(keys, raw, all_str)
-        del raw  # a large reply is matched against `expect` as it arrives: no second list of keys meanwhile
-        r = self._request_expecting("get", request, read_get_bulk_kv, expect)
-        del request
-        if r.__class__ is not tuple:
-            raise r
-        found, values = r
-        return hit_keys(found, len(values), keys, expect, all_str, self.decode_keys, decode_key), values
-
-    def get_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, Any]:
-        """A dict of the keys found and their deserialized values (missing keys are left out)."""
-        found, values = self._get_bulk(keys, db)
-        return dict(zip(found, map(self._loads, values)))
-
-    def get_bulk_raw(self, keys: Iterable[KeyType], db: DbSpec = None) -> dict[Any, bytes]:
-        """A dict of the keys found and their stored bytes."""
-        found, values = self._get_bulk(keys, db)
-        return dict(zip(found, values))
-
-    def set_bulk(self, __data: Mapping[Any, Any] | None = None, db: DbSpec = None, expire_time: ExpireSpec = None,
-                 **kwargs: Any) -> int:
-        """Store every key/value pair of ``__data`` and ``kwargs``; returns the number of keys set."""
-        if __data is not None and not isinstance(__data, Mapping):
-            raise InvalidTypeError(f"set_bulk data must be a mapping, not {type(__data).__name__}")
-        dbi = self._dbidx(db)
-        xt = expire_to_xt(expire_time)
-        if __data is None:
-            keys: list[Any] = list(kwargs)
-            data_values: Iterable[Any] = kwargs.values()
-        elif kwargs:
-            keys = [*__data, *kwargs]
-            data_values = itertools.chain(__data.values(), kwargs.values())
-        else:
-            keys = list(__data)
-            data_values = __data.values()
-        if not keys:
-            return 0
-        raw, _ = self._bulk_keys(keys)
-        try:
-            values = list(map(self._dumps, data_values))
-        except KtError:
-            raise
-        except (TypeError, ValueError) as exc:
-            raise _dumps_error(exc) from exc
-        hits = self._request("set", encode_set_bulk_items(dbi, raw, values, xt), read_set_bulk)
-        if hits.__class__ is not int:
-            raise hits
-        return hits
-
-    update = set_bulk
-
-    def remove_bulk(self, keys: Iterable[KeyType], db: DbSpec = None) -> int:
-        """Remove every key in ``keys``; returns the number of keys removed."""
-        if isinstance(keys, (str, bytes, bytearray, memoryview)):
-            raise InvalidTypeError("keys must be a list of keys, not a single key")
-        if not isinstance(keys, Iterable):
-            raise InvalidTypeError(f"keys must be a list of keys, not {type(keys).__name__}")
-        dbi = self._dbidx(db)
-        records = [(dbi, encode_key(k)) for k in keys]
-        if not records:
-            return 0
-        request = encode_remove_bulk(records)
-        hits = self._request("remove", request, read_remove_bulk)
-        if hits.__class__ is not int:
-            raise hits
-        return hits
-
-    def _run_script(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
-        """``lua.name(data, **records)``: every keyword but ``encode_values`` is a record, so a procedure's
-        input may be called ``name`` (``script(name, name=...)`` clashes with its own argument)."""
-        if len(args) > 1:
-            raise InvalidTypeError(f"lua.{name}() takes at most one mapping of records, not {len(args)} arguments")
-        encode_values = kwargs.pop("encode_values", True)
-        if not args:
-            return self.script(name, kwargs, encode_values)
-        if not isinstance(args[0], Mapping):
-            raise InvalidTypeError(f"lua.{name}() records must be a mapping, not {type(args[0]).__name__}")
-        return self.script(name, {**args[0], **kwargs}, encode_values)
-
-    def script(self, name: str, __data: Mapping[Any, Any] | None = None, encode_values: bool = True,
-               **kwargs: Any) -> dict[Any, Any]:
-        """Call the Lua function ``name`` with the given records; returns its output records.
-
-        With ``encode_values`` the input values are serialized and the output values deserialized
-        with the client's serializer; otherwise values go as bytes/str and come back as bytes.
-        """
-        if isinstance(name, str):
-            bname = encode_text(name, "script name")
-        elif isinstance(name, bytes):
-            bname = name
-        else:
-            raise InvalidTypeError(f"script name must be a str, not {type(name).__name__}")
-        if not bname:
-            raise InvalidArgumentError("script name must not be empty")
-        items: list[tuple[Any, Any]] = []
-        if __data is not None:
-            if not isinstance(__data, Mapping):
-                raise InvalidTypeError(f"script data must be a mapping, not {type(__data).__name__}")
-            items.extend(__data.items())
-        if kwargs:
-            items.extend(kwargs.items())
-        if encode_values:
-            dump = self._dump
-            records = [(encode_key(k), dump(v)) for k, v in items]
-        else:
-            records = [(encode_key(k), _raw_value(v, k)) for k, v in items]
-        request = encode_play_script(bname, records)
-        result = self._request("script", request, read_play_script)
-        if result.__class__ is not list:
-            raise KyotoScriptError(f"script {name!r} failed: {result} (undefined function, "
-                                   "an error returned by it, or a server without scripting)")
-        key_out = decode_key if self.decode_keys else _identity
-        if encode_values:
-            loads = self._loads
-            return {key_out(k): loads(v) for k, v in result}
-        return {key_out(k): v for k, v in result}
-
-    # ------------------------------------------------------------------ HTTP RPC: records
-
-    def add(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
-        """Store ``value`` only if ``key`` does not exist; False if it does."""
-        return self._rpc_bool("add", self._kv_params(key, value, db, expire_time))
-
-    def replace(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
-        """Store ``value`` only if ``key`` exists; False if it does not."""
-        return self._rpc_bool("replace", self._kv_params(key, value, db, expire_time))
-
-    def append(self, key: KeyType, value: Any, db: DbSpec = None, expire_time: ExpireSpec = None) -> bool:
-        """Append ``value`` to the value at ``key`` (stores it if ``key`` does not exist)."""
-        self._rpc_ok("append", self._kv_params(key, value, db, expire_time))
-        return True
-
-    def _kv_params(self, key: Any, value: Any, db: Any, expire_time: Any) -> list[tuple[bytes, bytes]]:
-        params = [(b"key", encode_key(key)), (b"value", self._dump(value)), (b"DB", self._hdb(db))]
-        if expire_time is not None:
-            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        return params
-
-    def exists(self, key: KeyType, db: DbSpec = None) -> bool:
-        """True if ``key`` exists."""
-        return self._rpc_bool("check", ((b"key", encode_key(key)), (b"DB", self._hdb(db))))
-
-    def seize(self, key: KeyType, db: DbSpec = None) -> Any:
-        """Remove ``key`` and return its deserialized value, or None if it did not exist."""
-        result = self._rpc("seize", ((b"key", encode_key(key)), (b"DB", self._hdb(db))))
-        if result.status == _STATUS_OK:
-            value = result.get(b"value")
-            if value is None:
-                raise KyotoServerError("seize reply without a value")
-            return self._loads(value)
-        if result.status == _STATUS_LOGIC:
-            return None
-        raise result.error()  # type: ignore[misc]
-
-    pop = seize
-
-    def cas(self, key: KeyType, old_val: Any, new_val: Any, db: DbSpec = None,
-            expire_time: ExpireSpec = None) -> bool:
-        """Compare-and-swap: store ``new_val`` if the value is ``old_val``.
-
-        ``old_val=None`` requires the record to be absent; ``new_val=None`` removes it.
-        """
-        params = [(b"key", encode_key(key)), (b"DB", self._hdb(db))]
-        if old_val is not None:
-            params.append((b"oval", self._dump(old_val)))
-        if new_val is not None:
-            params.append((b"nval", self._dump(new_val)))
-        if expire_time is not None:
-            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        return self._rpc_bool("cas", params)
-
-    def incr(self, key: KeyType, n: int = 1, orig: int | None = None, db: DbSpec = None,
-             expire_time: ExpireSpec = None) -> int:
-        """Add ``n`` to the integer at ``key`` (``orig``, default 0, if it does not exist); returns the result.
-
-        Kyoto Tycoon stores the number as 8 bytes big-endian. Raises LogicalInconsistencyError if the
-        stored value is not such a number.
-        """
-        params = [(b"key", encode_key(key)), (b"num", _int64_text(n, "n")), (b"DB", self._hdb(db))]
-        if orig is not None:
-            params.append((b"orig", _int64_text(orig, "orig")))
-        if expire_time is not None:
-            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        num = self._num(self._rpc_ok("increment", params))
-        try:
-            return int(num)
-        except ValueError:
-            raise KyotoServerError(f"increment reply num is not an integer: {num[:60]!r}") from None
-
-    def incr_double(self, key: KeyType, n: float = 1.0, orig: float | None = None, db: DbSpec = None,
-                    expire_time: ExpireSpec = None) -> float:
-        """Add ``n`` to the floating-point number at ``key`` (``orig``, default 0, if missing); returns it."""
-        params = [(b"key", encode_key(key)), (b"num", _float_text(n, "n")), (b"DB", self._hdb(db))]
-        if orig is not None:
-            params.append((b"orig", _float_text(orig, "orig")))
-        if expire_time is not None:
-            params.append((b"xt", b"%d" % expire_to_xt(expire_time)))
-        num = self._num(self._rpc_ok("increment_double", params))
-        try:
-            return float(num)
-        except ValueError:
-            # ktserver prints the result with %f into 128 bytes and marks a longer one with '*' (|result| > 1e126).
-            raise KyotoServerError(f"increment_double reply num is not a number: {num[:60]!r}...") from None
-
-    @staticmethod
-    def _num(result: RpcResult) -> bytes:
-        records = result.records
-        # The reply of increment / increment_double is the single record num (get() for anything else).
-        num = records[0][1] if len(records) == 1 and records[0][0] == b"num" else result.get(b"num")
-        if num is None:
-            raise KyotoServerError("reply without a num field")
-        return num
-
-    # ------------------------------------------------------------------ HTTP RPC: database
-
-    def clear(self, db: DbSpec = None) -> bool:
-        """Remove every record of the database."""
-        self._rpc_ok("clear", ((b"DB", self._hdb(db)),))
-        return True
-
-    def status(self, db: DbSpec = None) -> dict[Any, bytes]:
-        """The database's status: field name -> the server's raw value (bytes), as kt 0.9.6 returns it.
-
-        Names are str (bytes with ``decode_keys=False``); e.g. ``status()["count"] == b"3"``.
-        :meth:`count`, :attr:`size` and :attr:`path` read the numbers and the path.
-        """
-        return self._raw_fields(self._rpc_ok("status", ((b"DB", self._hdb(db)),)))
-
-    def report(self) -> dict[Any, bytes]:
-        """The server's report on itself and every database: field name -> raw value (bytes), as kt 0.9.6
-        returns it; e.g. ``report()["db_0"]`` is ``b"count=0 size=... path=*"``."""
-        return self._raw_fields(self._rpc_ok("report", ()))
-
-    def _raw_fields(self, result: RpcResult) -> dict[Any, bytes]:
-        if self.decode_keys:
-            return {decode_key(k): v for k, v in result.records}
-        return dict(result.records)
-
-    def ulog_list(self) -> list[tuple[Any, int, datetime.datetime]]:
-        """The server's update log files, in its order (by name): ``(path, size, last_update)`` each.
-
-        ``path`` is the file's path as the server names it (str; bytes with ``decode_keys=False``),
-        ``size`` its size in bytes (int), ``last_update`` the time stamp of its newest update as a naive
-        local ``datetime`` (the epoch for a file with no update yet). The server flushes its log every
-        0.1 s, so a write shows here up to 0.1 s later. A server started without ``-ulog`` raises
-        BadRequestError.
-        """
-        files = []
-        for path, meta in self._rpc_ok("ulog_list", ()).records:
-            size, sep, ts = meta.partition(b":")
-            if not (sep and size.isdigit() and ts.isdigit()):
-                raise KyotoServerError(f"ulog_list reply for {path[:60]!r} is not size:timestamp: {meta[:60]!r}")
-            files.append((self._key_out(path), int(size), _ulog_datetime(int(ts))))
-        return files
-
-    def ulog_remove(self, max_dt: datetime.datetime | None) -> bool:
-        """Remove the update log files whose newest update is at or before ``max_dt`` (None: now), except
-        the newest file, which the server keeps writing. True on success; a server started without
-        ``-ulog`` raises BadRequestError, one that fails to remove a file InternalServerError.
-
-        A naive ``max_dt`` is local time (as :meth:`datetime.datetime.timestamp` reads it).
-        """
-        if max_dt is None:
-            max_dt = datetime.datetime.now()
-        elif not isinstance(max_dt, datetime.datetime):
-            raise InvalidTypeError(f"max_dt must be a datetime, not {type(max_dt).__name__}")
-        ts = _datetime_ns(max_dt)
-        # The server reads ts as a signed 64-bit number: past that (the year 2262) every file qualifies,
-        # which is what no ts at all means to it.
-        self._rpc_ok("ulog_remove", ((b"ts", b"%d" % ts),) if ts <= _INT64_MAX else ())
-        return True
-
-    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
-                  timeout: float | None = 30.0, check_gap: bool = True) -> Iterator[Change]:
-        """The server's change stream (its update log, read as a replication slave reads it: binary 0xB1):
-        every change newer than the time stamp ``since``, in log order, as typed records
-        (:class:`kt_core.kyoto_repl.SetChange`, ``RemoveChange``, ``ClearChange``; each has ``ts``,
-        ``sid``, ``db``; keys and values are the stored bytes, ``expire`` absolute epoch seconds or None).
-
-        Resuming: store the ``ts`` of the last change applied and pass it as ``since``: the stream
-        continues strictly after it, so nothing is missed or repeated across a reconnect. ``since=0``
-        starts at the oldest change the server still has.
-
-        ``sid``: the master skips the changes made by server id ``sid`` (a slave's own); the default
-        65535 is one no server is expected to use. ``wait``: once caught up, how long to wait for
-        the next change before the iteration ends (seconds; 0 ends it as soon as it is caught up;
-        None follows the log for ever). ``timeout``: how long a read may wait; an idle master sends a
-        NOP every 0.1 s, so silence means the stream is broken (KtTimeoutError).
-
-        The stream runs on a connection of its own (not the thread's pooled one), closed when the
-        iteration ends, is closed or fails; a broken stream is discarded, never reused. A server without
-        ``-ulog`` raises :class:`~kt_core.kyoto_repl.ReplicationRefusedError`. With ``check_gap`` (the
-        default) a ``since`` older than the oldest change the server still has while older log files
-        were removed raises :class:`~kt_core.kyoto_repl.ReplicationGapError` instead of silently
-        skipping the removed changes (conservative: a ``since`` exactly at the end of a removed file
-        is reported too, as the server cannot tell).
-        """
-        for name, value in (("since", since), ("sid", sid)):
-            if type(value) is not int:
-                raise InvalidTypeError(f"{name} must be an int, not {type(value).__name__}")
-        if not 0 <= since < 1 << 64:
-            raise InvalidArgumentError(f"since must be in 0..2**64-1, got {since}")
-        if not 0 <= sid < 1 << 16:
-            raise InvalidArgumentError(f"sid must be in 0..65535, got {sid}")
-        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0):
-            raise InvalidArgumentError(f"wait must be a number of seconds >= 0 or None, got {wait!r}")
-        if check_gap and since > 0:
-            self._check_replication_gap(since, sid, timeout)
-        return self._replication_stream(since, sid, wait, timeout)
-
-    def _open_replication(self, since: int, sid: int, timeout: float | None) -> Connection:
-        conn = Connection(self.host, self.port, timeout=timeout)
-        try:
-            conn.send(encode_replication(since, sid))
-            if not conn.read(read_replication_open)[1]:
-                raise ReplicationRefusedError(
-                    f"{self.host}:{self.port} refused replication (a server needs -ulog and -sid to serve it)")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _replication_stream(self, since: int, sid: int, wait: float | None,
-                            timeout: float | None) -> Generator[Change, None, None]:
-        conn = self._open_replication(since, sid, timeout)
-        try:
-            idle_since = time.monotonic()
-            while True:
-                _, ts, message = conn.read(read_replication_frame)
-                if message is None:  # NOP: caught up
-                    if wait is not None and time.monotonic() - idle_since >= wait:
-                        return
-                    conn.send(encode_nop_ack())
-                elif message:
-                    yield decode_message(message, ts)
-                    idle_since = time.monotonic()
-        finally:
-            conn.close()
-
-    def _check_replication_gap(self, since: int, sid: int, timeout: float | None) -> None:
-        """Raise ReplicationGapError when log files were removed and ``since`` is older than the oldest
-        change left (the server would silently start there)."""
-        try:
-            files = self._rpc_ok("ulog_list", ()).records
-        except BadRequestError:
-            return  # no update log: the stream itself is refused
-        ids = []
-        for path, _ in files:
-            name = path.rsplit(b"/", 1)[-1]
-            if name[:-5].isdigit() and name.endswith(b".ulog"):
-                ids.append(int(name[:-5]))
-        if not ids or min(ids) <= 1:
-            return  # nothing was ever removed
-        conn = self._open_replication(0, sid, timeout)
-        try:
-            while True:
-                _, first, message = conn.read(read_replication_frame)
-                if message is None:
-                    return  # an empty log loses nothing
-                break
-        finally:
-            conn.close()
-        if since < first:
-            raise ReplicationGapError(
-                f"changes after ts {since} are gone: the server's oldest change left is ts {first} "
-                f"(update log files up to {min(ids) - 1:010d}.ulog were removed); re-read the database and "
-                "resume from a new time stamp")
-
-    def tune_replication(self, host: str | None = None, port: int | None = None, ts: int | str | None = None,
-                         interval: float | None = None) -> bool:
-        """Point this server (a slave, started with ``-rts``) at a master: ``host`` (None or "": stop
-        replicating), ``port`` (default 1978), ``ts`` (the time stamp to resume after, or ``"now"``;
-        None keeps the slave's own), ``interval`` (the slave's ``-riv``; None keeps it). A server
-        without ``-rts`` raises NotImplementedByServerError."""
-        params: list[tuple[bytes, bytes]] = []
-        if host:
-            params.append((b"host", encode_text(host, "host")))
-        if port is not None:
-            if type(port) is not int or not 0 < port < 65536:
-                raise InvalidArgumentError(f"port must be an int in 1..65535, got {port!r}")
-            params.append((b"port", b"%d" % port))
-        if ts is not None:
-            if ts == "now":
-                params.append((b"ts", b"now"))
-            elif type(ts) is int and 0 <= ts < 1 << 64:
-                params.append((b"ts", b"%d" % ts))
-            else:
-                raise InvalidArgumentError(f"ts must be an int in 0..2**64-1 or 'now', got {ts!r}")
-        if interval is not None:
-            if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
-                raise InvalidArgumentError(f"interval must be a number of seconds >= 0, got {interval!r}")
-            params.append((b"iv", repr(float(interval)).encode()))
-        self._rpc_ok("tune_replication", params)
-        return True
-
-    def synchronize(self, hard: bool = False, command: str | None = None, db: DbSpec = None) -> bool:
-        """Synchronize the database to its file (``hard``: to the device), then run ``command`` if given."""
-        params = [(b"DB", self._hdb(db))]
-        if hard:
-            params.append((b"hard", b"1"))
-        if command is not None:
-            if not isinstance(command, (str, bytes)):
-                raise InvalidTypeError(f"command must be a str, not {type(command).__name__}")
-            params.append((b"command", encode_text(command, "command") if isinstance(command, str) else command))
-        self._rpc_ok("synchronize", params)
-        return True
-
-    def vacuum(self, step: int = 0, db: DbSpec = None) -> bool:
-        """Remove expired records (``step`` > 0: that many steps; 0: all)."""
-        if type(step) is not int:
-            raise InvalidTypeError(f"step must be an int, not {type(step).__name__}")
-        if not 0 <= step <= _INT64_MAX:
-            raise InvalidArgumentError(f"step must be between 0 and {_INT64_MAX}, not {step}")
-        params = [(b"DB", self._hdb(db))]
-        if step:
-            params.append((b"step", b"%d" % step))
-        self._rpc_ok("vacuum", params)
-        return True
-
-    def count(self, db: DbSpec = None) -> int:
-        """The number of records in the database."""
-        return _status_int(self._rpc_ok("status", ((b"DB", self._hdb(db)),)), b"count")
-
-    def __len__(self) -> int:
-        return self.count()
-
-    @property
-    def size(self) -> int:
-        """The size of the default database, in bytes (status ``size``)."""
-        return _status_int(self._rpc_ok("status", ((b"DB", self._http_db),)), b"size")
-
-    @property
-    def path(self) -> str:
-        """The path of the default database (status ``path``)."""
-        path = self._rpc_ok("status", ((b"DB", self._http_db),)).get(b"path")
-        if path is None:
-            raise KyotoServerError("status reply without a path field")
-        return path.decode("utf-8", "replace")
-
-    # ------------------------------------------------------------------ HTTP RPC: matching
-
-    def _match(self, procedure: str, params: list[tuple[bytes, bytes]], max_keys: int | None, db: Any) -> list[Any]:
-        if max_keys is not None:
-            if type(max_keys) is not int:
-                raise InvalidTypeError(f"max_keys must be an int, not {type(max_keys).__name__}")
-            if not 0 <= max_keys <= _INT64_MAX:
-                raise InvalidArgumentError(f"max_keys must be between 0 and {_INT64_MAX}, not {max_keys}")
-            params.append((b"max", b"%d" % max_keys))
-        params.append((b"DB", self._hdb(db)))
-        result = self._rpc_ok(procedure, params)
-        found = []
-        for key, value in result.records:
-            if key[:1] == b"_":
-                try:
-                    order = int(value)
-                except ValueError:
-                    order = 0
-                found.append((order, key[1:]))
-        # The value of each record is its rank in the server's answer; the TSV is sorted by key.
-        found.sort(key=_first)
-        if self.decode_keys:
-            return [decode_key(k) for _, k in found]
-        return [k for _, k in found]
-
-    def match_prefix(self, prefix: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
-        """Keys starting with ``prefix`` (at most ``max_keys``)."""
-        return self._match("match_prefix", [(b"prefix", encode_key(prefix, "prefix"))], max_keys, db)
-
-    def keys_nonlazy(self, db: DbSpec = None) -> list[Any]:
-        """Every key of the database, as a list fetched in one request (``match_prefix("")``)."""
-        return self.match_prefix("", db=db)
-
-    def match_regex(self, regex: KeyType, max_keys: int | None = None, db: DbSpec = None) -> list[Any]:
-        """Keys matching the regular expression (at most ``max_keys``). An invalid regex raises."""
-        return self._match("match_regex", [(b"regex", encode_key(regex, "regex"))], max_keys, db)
-
-    def match_similar(self, origin: KeyType, distance: int | None = None, max_keys: int | None = None,
-                      db: DbSpec = None) -> list[Any]:
-        """Keys within edit distance ``distance`` (server default 1) of ``origin``, nearest first.
-
-        A ``str`` origin is compared by characters (UTF-8), a ``bytes`` origin by bytes.
-        """
-        params = [(b"origin", encode_key(origin, "origin"))]
-        if distance is not None:
-            if type(distance) is not int:
-                raise InvalidTypeError(f"distance must be an int, not {type(distance).__name__}")
-            if not 0 <= distance <= _INT64_MAX:
-                raise InvalidArgumentError(f"distance must be between 0 and {_INT64_MAX}, not {distance}")
-            params.append((b"range", b"%d" % distance))
-        if isinstance(origin, str):
-            params.append((b"utf", b"1"))
-        return self._match("match_similar", params, max_keys, db)
-
-    # ------------------------------------------------------------------ item access
+    # The mapping dunders go through the public methods, so a subclass (or a patched instance) that
+    # changes get/set/remove/exists/count/keys changes them too.
 
     def __getitem__(self, key_or_keydb: Any) -> Any:
         key, db = _key_db(key_or_keydb)
@@ -835,14 +85,8 @@ class KyotoTycoon(PooledClient):
 
     def __setitem__(self, key_or_keydb: Any, value_or_valueexpire: Any) -> None:
         key, db = _key_db(key_or_keydb)
-        if type(value_or_valueexpire) is tuple:
-            if len(value_or_valueexpire) != 2:
-                raise InvalidTypeError("item value must be a value or a (value, expire_time) pair, "
-                                       f"not a {len(value_or_valueexpire)}-tuple")
-            value, expire_time = value_or_valueexpire
-            self.set(key, value, db, expire_time)
-        else:
-            self.set(key, value_or_valueexpire, db)
+        value, expire_time = _value_expire(value_or_valueexpire)
+        self.set(key, value, db, expire_time)
 
     def __delitem__(self, key_or_keydb: Any) -> None:
         key, db = _key_db(key_or_keydb)
@@ -852,119 +96,25 @@ class KyotoTycoon(PooledClient):
         key, db = _key_db(key_or_keydb)
         return self.exists(key, db)
 
-    # ------------------------------------------------------------------ cursors and iteration
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Generator[Any, None, None]:
+        return self.keys()  # type: ignore[return-value]
 
     def cursor(self, db: DbSpec = None, cursor_id: int | None = None) -> Cursor:
         """A cursor on ``db``, bound to a connection of its own (closed on the server when dropped)."""
-        if cursor_id is None:
-            cursor_id = next(self._cursor_ids)
-        elif type(cursor_id) is not int:
-            raise InvalidTypeError(f"cursor_id must be an int, not {type(cursor_id).__name__}")
-        elif not 0 <= cursor_id <= _INT64_MAX:
-            # The server reads the id as a signed 64-bit integer: a larger one would wrap onto another cursor.
-            raise InvalidArgumentError(f"cursor_id must be between 0 and {_INT64_MAX}, not {cursor_id}")
-        return Cursor(self, self.default_db if db is None else check_db(db), self._hdb(db), cursor_id)
+        return Cursor(self, *self._cursor_args(db, cursor_id))
 
-    def keys(self, db: DbSpec = None) -> Generator[Any, None, None]:
-        """Every key of the database, lazily (a cursor walk, several steps per round trip)."""
-        key_out = decode_key if self.decode_keys else _identity
-        for key in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get_key"):
-            yield key_out(key)
+    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
+                  timeout: float | None = 30.0, check_gap: bool = True) -> Iterator[Change]:
+        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap)
 
-    def values(self, db: DbSpec = None) -> Generator[Any, None, None]:
-        """Every deserialized value of the database, lazily."""
-        loads = self._loads
-        for value in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get_value"):
-            yield loads(value)
+    replicate.__doc__ = KyotoCommands.replicate.__doc__
 
-    def items(self, db: DbSpec = None) -> Generator[tuple[Any, Any], None, None]:
-        """Every (key, deserialized value) pair of the database, lazily."""
-        key_out = decode_key if self.decode_keys else _identity
-        loads = self._loads
-        for key, value in walk(self, self._hdb(db), next(self._cursor_ids), "cur_get"):
-            yield key_out(key), loads(value)
-
-    def __iter__(self) -> Generator[Any, None, None]:
-        return self.keys()
-
-
-def _key_db(key_or_keydb: Any) -> tuple[Any, Any]:
-    """An item-access key: ``key`` or a ``(key, db)`` pair."""
-    if type(key_or_keydb) is tuple:
-        if len(key_or_keydb) != 2:
-            raise InvalidTypeError(f"item key must be a key or a (key, db) pair, not a {len(key_or_keydb)}-tuple")
-        return key_or_keydb[0], key_or_keydb[1]
-    return key_or_keydb, None
-
-
-def _identity(x: Any) -> Any:
-    return x
-
-
-def _first(pair: tuple[int, bytes]) -> int:
-    return pair[0]
-
-
-def _raw_value(value: Any, key: Any) -> bytes:
-    if isinstance(value, str):
-        return encode_text(value, f"script value of {key!r}")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    raise InvalidTypeError(f"with encode_values=False values must be str or bytes, not {type(value).__name__}")
-
-
-_INT64_MIN = -(1 << 63)
-_INT64_MAX = (1 << 63) - 1
-
-
-def _int64_text(n: Any, what: str) -> bytes:
-    if type(n) is not int:
-        raise InvalidTypeError(f"incr {what} must be an int, not {type(n).__name__}")
-    # The server reads the number as a signed 64-bit integer and silently wraps a larger one.
-    if not _INT64_MIN <= n <= _INT64_MAX:
-        raise InvalidArgumentError(f"incr {what} must fit in a signed 64-bit integer, not {n}")
-    return b"%d" % n
-
-
-def _float_text(n: Any, what: str) -> bytes:
-    if isinstance(n, bool) or not isinstance(n, (int, float)):
-        raise InvalidTypeError(f"incr_double {what} must be a number, not {type(n).__name__}")
-    n = float(n)
-    if n != n or n in (float("inf"), float("-inf")):
-        raise InvalidArgumentError(f"incr_double {what} must be finite, not {n}")
-    text = repr(n)
-    # The server parses plain decimals; avoid exponent notation.
-    return (text if "e" not in text else f"{n:.20f}").encode("ascii")
-
-
-def _status_int(result: RpcResult, field: bytes) -> int:
-    """A status field that must be an integer: a missing or malformed one raises, never reads as 0."""
-    text = result.get(field)
-    if text is None or not text.lstrip(b"-").isdigit():
-        raise KyotoServerError(f"status reply {field.decode()} field is not an integer: {text!r}")
-    return int(text)
-
-
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_NS = 1_000_000_000
-
-
-def _ulog_datetime(ts: int) -> datetime.datetime:
-    """An update log time stamp (nanoseconds since the epoch) as a naive local datetime, to the microsecond."""
-    try:
-        return datetime.datetime.fromtimestamp(ts // _NS).replace(microsecond=ts % _NS // 1000)
-    except (OverflowError, OSError, ValueError):
-        raise KyotoServerError(f"ulog_list time stamp out of range: {ts}") from None
-
-
-def _datetime_ns(dt: datetime.datetime) -> int:
-    """``dt`` in nanoseconds since the epoch, exactly (a naive ``dt`` is local time)."""
-    try:
-        delta = (dt if dt.utcoffset() is not None else dt.astimezone()) - _EPOCH
-    except (OverflowError, OSError, ValueError) as exc:
-        raise InvalidArgumentError(f"max_dt out of range: {dt!r} ({exc})") from None
-    ns = (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
-    if ns < 0:
-        # The server would read a negative ts as a huge unsigned one and remove every file.
-        raise InvalidArgumentError(f"max_dt must not be before the epoch: {dt!r}")
-    return ns
+    if TYPE_CHECKING:
+        # What the mixin's properties give on this client.
+        @property
+        def size(self) -> int: ...
+        @property
+        def path(self) -> str: ...

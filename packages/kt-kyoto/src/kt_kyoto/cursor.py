@@ -1,8 +1,10 @@
-"""Kyoto Tycoon cursors (HTTP ``cur_*`` procedures) and the batched cursor walk behind keys()/values()/items().
+"""Kyoto Tycoon cursors (HTTP ``cur_*`` procedures): the commands both cursors share, and the blocking one.
 
 The server keeps cursors per connection, so a cursor holds a connection of its own taken from the
-client's pool (never the thread's): every ``cur_*`` call of that cursor runs on it. Closing or
-dropping the cursor sends ``cur_delete`` and returns the connection to the pool.
+client's pool (never the one the client's calls use): every ``cur_*`` call of that cursor runs on
+it. Closing the cursor sends ``cur_delete`` and returns the connection to the pool; so does
+dropping a blocking cursor (an asyncio cursor, dropped, closes its connection instead, and the
+server forgets the cursor with it).
 
 Validity follows kt 0.9.6's Cursor: a cursor is valid after a move that landed on a record; reads
 and writes on a cursor that is not valid answer None/False without asking the server.
@@ -11,28 +13,34 @@ and writes on a cursor that is not valid answer None/False without asking the se
 from __future__ import annotations
 
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kt_core.connection import Connection
+from kt_core.command import (
+    Acquire,
+    Call,
+    Items,
+    Read,
+    Send,
+    Steps,
+    SyncRunner,
+    command,
+    install_commands,
+    iterator_command,
+)
 from kt_core.errors import KtConnectionError, KyotoServerError, NotImplementedByServerError
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
-from kt_core.pool import ConnectionPool
 
 from ._util import ExpireSpec, KeyType, decode_key, encode_key, expire_to_xt
 
 if TYPE_CHECKING:
     from .client import KyotoTycoon
 
-__all__ = ["Cursor", "CursorNotImplementedError", "walk"]
+__all__ = ["Cursor", "CursorCommands", "CursorNotImplementedError"]
 
 _STATUS_OK = 200
 _STATUS_LOGIC = 450
 _STATUS_NOIMPL = 501
-
-# Pipelined steps per round trip in a walk: small first (a caller may stop early), then larger.
-_WALK_FIRST_BATCH = 16
-_WALK_MAX_BATCH = 512
 
 _STEP = (b"step", b"1")
 
@@ -42,40 +50,48 @@ class CursorNotImplementedError(NotImplementedByServerError, NotImplementedError
     database). Also a :class:`NotImplementedError`, which kt 0.9.6 raised there."""
 
 
-def _release(pool: ConnectionPool, conn: Connection, request: bytes, state: list[bool]) -> bool:
+def _delete_and_release(pool: Any, conn: Any, request: bytes, state: list[bool]) -> Steps[bool]:
     """Delete the server's cursor (if it was ever created) and give the connection back.
 
     True if the server deleted the cursor.
     """
     deleted = False
-    if state[0] and not conn.closed:
-        try:
-            result: RpcResult = conn.request(request, read_rpc)[1]
-            deleted = result.status == _STATUS_OK
-            if result.close:
-                conn.close()
-        except Exception:
-            conn.close()
-    state[0] = False
     try:
+        if state[0] and not conn.closed:
+            try:
+                result: RpcResult = (yield Call(None, request, read_rpc, on=conn))[1]
+            except Exception:
+                conn.close()
+            else:
+                deleted = result.status == _STATUS_OK
+                if result.close:
+                    conn.close()
+    except BaseException:
+        conn.close()  # cancelled while the reply was on its way: the connection is out of step
+        raise
+    finally:
+        state[0] = False
         pool.release(conn)
-    except Exception:  # interpreter shutdown
-        pass
     return deleted
 
 
-class Cursor:
-    """A Kyoto Tycoon cursor on one database. Create it with :meth:`KyotoTycoon.cursor`.
+class CursorCommands:
+    """The methods of the Kyoto Tycoon cursors, :class:`Cursor` and :class:`~kt_kyoto.AsyncCursor`.
 
     As in kt 0.9.6: moves return whether the cursor is now on a record (see :meth:`is_valid`); reads
-    return None and writes False when it is not; iterating yields ``(key, value)`` pairs from the
+    return None and writes False when it is not; iterating gives ``(key, value)`` pairs from the
     current record (from the first one if the cursor is not valid) and steps forward.
 
     Beyond kt 0.9.6: ``step=True`` on reads and :meth:`set_value` (move on after it, in the cursor's
     direction), ``expire_time`` on :meth:`set_value`, :attr:`closed`, and use as a context manager.
     """
 
-    def __init__(self, client: KyotoTycoon, db: int | str, http_db: bytes, cursor_id: int) -> None:
+    cursor_id: int
+    _client: Any
+    _conn: Any
+    _finalizer: weakref.finalize[Any, Any] | None
+
+    def _init_cursor(self, client: Any, db: int | str, http_db: bytes, cursor_id: int) -> None:
         self._client = client
         self._dbspec = db
         self._db = http_db
@@ -84,28 +100,26 @@ class Cursor:
         self._host = client._host_header
         self._delete = encode_rpc("cur_delete", ((b"CUR", self._cur),), self._host)
         self._valid = False
-        self._conn: Connection | None = None
+        self._conn = None
         # state[0]: the server may hold this cursor (it is created by the first cur_* call).
         self._state = [False]
-        self._finalizer: weakref.finalize[Any, Any] | None = None
-        self._open()
+        self._finalizer = None
 
-    def _open(self) -> Connection:
-        pool = self._client.pool
-        conn = self._conn = pool.acquire()
+    @staticmethod
+    def _finalize(client: Any, pool: Any, conn: Any, request: bytes, state: list[bool]) -> None:
+        """What a dropped cursor does with its connection (the blocking and the asyncio one differ)."""
+        raise NotImplementedError
+
+    def _attach(self, conn: Any) -> None:
+        """Make ``conn`` (from the pool) the cursor's connection; a dropped cursor gives it back."""
+        self._conn = conn
         self._state = state = [False]
-        self._finalizer = weakref.finalize(self, _release, pool, conn, self._delete, state)
-        return conn
+        self._finalizer = weakref.finalize(self, self._finalize, self._client, self._client.pool, conn, self._delete,
+                                           state)
 
     def __repr__(self) -> str:
         state = "closed" if self._conn is None else "valid" if self._valid else "not valid"
-        return f"<Cursor id={self.cursor_id} db={self._dbspec!r} {state}>"
-
-    def __enter__(self) -> Cursor:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        return f"<{type(self).__name__} id={self.cursor_id} db={self._dbspec!r} {state}>"
 
     @property
     def db(self) -> int | str:
@@ -122,7 +136,8 @@ class Cursor:
         found it gone."""
         return self._valid
 
-    def close(self) -> bool:
+    @command
+    def close(self) -> Steps[bool]:
         """Delete the cursor on the server and return its connection to the pool.
 
         Returns True if the cursor was valid and the server deleted it, else False (as kt 0.9.6);
@@ -135,14 +150,20 @@ class Cursor:
             return False
         self._conn = None
         self._finalizer = None
-        return bool(finalizer()) and was_valid
+        detached = finalizer.detach()
+        if detached is None:
+            return False
+        _, pool, conn, request, state = detached[2]
+        deleted = yield from _delete_and_release(pool, conn, request, state)
+        return deleted and was_valid
 
     # ------------------------------------------------------------------ requests
 
-    def _connection(self) -> Connection:
+    def _connection(self) -> Steps[Any]:
         conn = self._conn
         if conn is None:
-            conn = self._open()
+            conn = yield Acquire()
+            self._attach(conn)
         elif self._state[0] and conn.closed:
             # The server dropped the cursor with the connection; a new connection would not have it.
             self._valid = False
@@ -155,23 +176,23 @@ class Cursor:
         params.append((b"DB", self._db))
         return encode_rpc(procedure, params, self._host)
 
-    def _rpc(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult:
+    def _rpc(self, procedure: str, params: list[tuple[bytes, bytes]]) -> Steps[RpcResult]:
         request = self._request(procedure, params)
-        conn = self._connection()
-        result: RpcResult = conn.request(request, read_rpc)[1]
+        conn = yield from self._connection()
+        result: RpcResult = (yield Call(None, request, read_rpc, on=conn))[1]
         if result.close:
             conn.close()
         return result
 
-    def _rpc2(self, first: bytes, second: bytes) -> tuple[RpcResult, RpcResult]:
+    def _rpc2(self, first: bytes, second: bytes) -> Steps[tuple[RpcResult, RpcResult]]:
         """Two requests in one write, both replies read (one round trip)."""
-        conn = self._connection()
-        conn.send(first + second)
-        one: RpcResult = conn.read(read_rpc)[1]
+        conn = yield from self._connection()
+        yield Send(first + second, on=conn)
+        one: RpcResult = (yield Read(read_rpc, on=conn))[1]
         if one.close:
             conn.close()
             raise KtConnectionError("the server closed the cursor's connection")
-        two: RpcResult = conn.read(read_rpc)[1]
+        two: RpcResult = (yield Read(read_rpc, on=conn))[1]
         if two.close:
             conn.close()
         return one, two
@@ -190,14 +211,14 @@ class Cursor:
                                             _STATUS_NOIMPL)
         raise error  # type: ignore[misc]
 
-    def _ok(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult | None:
-        return self._check(self._rpc(procedure, params))
+    def _ok(self, procedure: str, params: list[tuple[bytes, bytes]]) -> Steps[RpcResult | None]:
+        return self._check((yield from self._rpc(procedure, params)))
 
-    def _stepped(self, procedure: str, params: list[tuple[bytes, bytes]]) -> RpcResult | None:
+    def _stepped(self, procedure: str, params: list[tuple[bytes, bytes]]) -> Steps[RpcResult | None]:
         """``procedure`` with ``step``, then whether the cursor still stands on a record (a ``cur_get_key``
         sent in the same write): the server moves in the cursor's own direction, the answer sets validity."""
         params.append(_STEP)
-        one, two = self._rpc2(self._request(procedure, params), self._request("cur_get_key", []))
+        one, two = yield from self._rpc2(self._request(procedure, params), self._request("cur_get_key", []))
         result = self._check(one)
         on_record = self._check(two) is not None
         self._valid = result is not None and on_record
@@ -218,53 +239,62 @@ class Cursor:
 
     # ------------------------------------------------------------------ moves
 
-    def jump(self, key: KeyType | None = None) -> bool:
-        """Move to the first record, or to ``key`` (or the next record after it). False if there is none."""
+    def _jump(self, procedure: str, key: KeyType | None) -> Steps[bool]:
         params = [] if key is None else [(b"key", encode_key(key))]
-        self._valid = self._ok("cur_jump", params) is not None
+        self._valid = (yield from self._ok(procedure, params)) is not None
         return self._valid
 
-    def jump_back(self, key: KeyType | None = None) -> bool:
+    @command
+    def jump(self, key: KeyType | None = None) -> Steps[bool]:
+        """Move to the first record, or to ``key`` (or the next record after it). False if there is none."""
+        return (yield from self._jump("cur_jump", key))
+
+    @command
+    def jump_back(self, key: KeyType | None = None) -> Steps[bool]:
         """Move to the last record, or to ``key`` (or the one before it). Tree databases only:
         a hash database raises :class:`CursorNotImplementedError`."""
-        params = [] if key is None else [(b"key", encode_key(key))]
-        self._valid = self._ok("cur_jump_back", params) is not None
-        return self._valid
+        return (yield from self._jump("cur_jump_back", key))
 
-    def step(self) -> bool:
+    @command
+    def step(self) -> Steps[bool]:
         """Move to the next record; False at the end."""
-        self._valid = self._ok("cur_step", []) is not None
+        self._valid = (yield from self._ok("cur_step", [])) is not None
         return self._valid
 
-    def step_back(self) -> bool:
+    @command
+    def step_back(self) -> Steps[bool]:
         """Move to the previous record (tree databases only); False at the start."""
-        self._valid = self._ok("cur_step_back", []) is not None
+        self._valid = (yield from self._ok("cur_step_back", [])) is not None
         return self._valid
 
     # ------------------------------------------------------------------ reads and writes
 
-    def key(self, step: bool = False) -> Any:
+    @command
+    def key(self, step: bool = False) -> Steps[Any]:
         """The current key (then move on if ``step``), or None."""
         if not self._valid:
             return None
-        result = self._stepped("cur_get_key", []) if step else self._ok("cur_get_key", [])
+        result = (yield from self._stepped("cur_get_key", [])) if step else (yield from self._ok("cur_get_key", []))
         return None if result is None else self._key_out(result.get(b"key"))
 
-    def value(self, step: bool = False) -> Any:
+    @command
+    def value(self, step: bool = False) -> Steps[Any]:
         """The current deserialized value (then move on if ``step``), or None."""
         if not self._valid:
             return None
-        result = self._stepped("cur_get_value", []) if step else self._ok("cur_get_value", [])
+        result = (yield from self._stepped("cur_get_value", [])) if step else (yield from self._ok("cur_get_value", []))
         return None if result is None else self._value_out(result.get(b"value"))
 
-    def get(self, step: bool = False) -> tuple[Any, Any] | None:
+    @command
+    def get(self, step: bool = False) -> Steps[tuple[Any, Any] | None]:
         """The current ``(key, value)`` (then move on if ``step``), or None."""
         if not self._valid:
             return None
-        result = self._stepped("cur_get", []) if step else self._ok("cur_get", [])
+        result = (yield from self._stepped("cur_get", [])) if step else (yield from self._ok("cur_get", []))
         return None if result is None else self._record(result)
 
-    def set_value(self, value: Any, step: bool = False, expire_time: ExpireSpec = None) -> bool:
+    @command
+    def set_value(self, value: Any, step: bool = False, expire_time: ExpireSpec = None) -> Steps[bool]:
         """Replace the current record's value (then move on if ``step``). True if it was replaced;
         False, and the cursor no longer valid, if the cursor is not on a record."""
         params = [(b"value", self._client._dump(value))]
@@ -273,24 +303,26 @@ class Cursor:
         if not self._valid:
             return False
         if step:
-            return self._stepped("cur_set_value", params) is not None
-        self._valid = self._ok("cur_set_value", params) is not None
+            return (yield from self._stepped("cur_set_value", params)) is not None
+        self._valid = (yield from self._ok("cur_set_value", params)) is not None
         return self._valid
 
-    def remove(self) -> bool:
+    @command
+    def remove(self) -> Steps[bool]:
         """Remove the current record; the cursor moves on to the next one. False, and the cursor no
         longer valid, if it was not on a record."""
         if not self._valid:
             return False
-        self._valid = self._ok("cur_remove", []) is not None
+        self._valid = (yield from self._ok("cur_remove", [])) is not None
         return self._valid
 
-    def seize(self) -> tuple[Any, Any] | None:
+    @command
+    def seize(self) -> Steps[tuple[Any, Any] | None]:
         """Remove the current record and return its ``(key, value)``; the cursor moves on. None, and
         the cursor no longer valid, if it was not on a record."""
         if not self._valid:
             return None
-        result = self._ok("cur_seize", [])
+        result = yield from self._ok("cur_seize", [])
         if result is None:
             self._valid = False
             return None
@@ -298,86 +330,83 @@ class Cursor:
 
     # ------------------------------------------------------------------ iteration
 
+    def _next_record(self) -> Steps[tuple[Any, Any] | None]:
+        """The current record, then a step forward (two requests in one write); None at the end."""
+        if not self._valid:
+            return None
+        one, two = yield from self._rpc2(self._request("cur_get", []), self._request("cur_step", []))
+        result = self._check(one)
+        stepped = self._check(two) is not None
+        if result is None:
+            self._valid = False
+            return None
+        self._valid = stepped
+        return self._record(result)
+
+    @command
+    def _advance(self) -> Steps[tuple[Any, Any] | None]:
+        """What ``next()`` gives, None at the end (a generator cannot raise StopIteration itself)."""
+        return (yield from self._next_record())
+
+    @iterator_command
+    def _records(self) -> Steps[None]:
+        """Iterating a cursor: from the current record, or from the first one if it is not valid."""
+        if not self._valid:
+            yield from self._jump("cur_jump", None)
+        while True:
+            record = yield from self._next_record()
+            if record is None:
+                return
+            yield Items([record])
+
+
+def _release(client: Any, pool: Any, conn: Any, request: bytes, state: list[bool]) -> None:
+    """A dropped blocking cursor: delete it on the server and give the connection back."""
+    try:
+        client._run(_delete_and_release(pool, conn, request, state))
+    except Exception:  # interpreter shutdown, or the server is gone: nothing left to tell
+        pass
+
+
+@install_commands
+class Cursor(CursorCommands, SyncRunner):
+    """A Kyoto Tycoon cursor on one database. Create it with :meth:`KyotoTycoon.cursor`.
+
+    As in kt 0.9.6: moves return whether the cursor is now on a record (see :meth:`is_valid`); reads
+    return None and writes False when it is not; iterating yields ``(key, value)`` pairs from the
+    current record (from the first one if the cursor is not valid) and steps forward.
+
+    Beyond kt 0.9.6: ``step=True`` on reads and :meth:`set_value` (move on after it, in the cursor's
+    direction), ``expire_time`` on :meth:`set_value`, :attr:`closed`, and use as a context manager.
+    """
+
+    _finalize = staticmethod(_release)
+
+    def __init__(self, client: KyotoTycoon, db: int | str, http_db: bytes, cursor_id: int) -> None:
+        self._init_cursor(client, db, http_db, cursor_id)
+        self._attach(client.pool.acquire())
+
+    def _run(self, steps: Steps[Any]) -> Any:
+        return self._client._run(steps)
+
+    def _run_iter(self, steps: Steps[Any]) -> Iterator[Any]:
+        return self._client._run_iter(steps)
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if not self._valid:
             self.jump()
         return self
 
     def __next__(self) -> tuple[Any, Any]:
-        if not self._valid:
+        record = self._advance()
+        if record is None:
             raise StopIteration
-        # The record, then a step forward: two requests in one write.
-        one, two = self._rpc2(self._request("cur_get", []), self._request("cur_step", []))
-        result = self._check(one)
-        stepped = self._check(two) is not None
-        if result is None:
-            self._valid = False
-            raise StopIteration
-        self._valid = stepped
-        return self._record(result)
+        return record
 
     next = __next__  # kt 0.9.6 (Python 2 style)
-
-
-def walk(client: KyotoTycoon, http_db: bytes, cursor_id: int, procedure: str) -> Generator[Any, None, None]:
-    """Walk a database with ``procedure`` (cur_get_key, cur_get_value or cur_get) and ``step``.
-
-    The requests are pipelined on a connection of the walk's own: a batch of N steps is one write
-    and N replies. Yields raw keys, raw values, or ``(key, value)`` pairs.
-    """
-    pool = client.pool
-    host = client._host_header
-    cur = b"%d" % cursor_id
-    conn = pool.acquire()
-    pending = 0
-    created = False
-    try:
-        created = True
-        jump = conn.request(encode_rpc("cur_jump", ((b"CUR", cur), (b"DB", http_db)), host), read_rpc)[1]
-        if jump.status == _STATUS_LOGIC:
-            return
-        if jump.status != _STATUS_OK:
-            created = False  # unknown database: no cursor was made
-            raise jump.error()
-        request = encode_rpc(procedure, ((b"CUR", cur), (b"step", b"1")), host)
-        batch = _WALK_FIRST_BATCH
-        want_key = procedure != "cur_get_value"
-        want_value = procedure != "cur_get_key"
-        while True:
-            conn.send(request * batch)
-            pending = batch
-            done = False
-            while pending:
-                result: RpcResult = conn.read(read_rpc)[1]
-                pending -= 1
-                if done:
-                    continue
-                status = result.status
-                if status == _STATUS_OK:
-                    key = result.get(b"key") if want_key else None
-                    value = result.get(b"value") if want_value else None
-                    if (want_key and key is None) or (want_value and value is None):
-                        conn.close()
-                        raise KyotoServerError(f"{procedure} reply without its record")
-                    if want_key and want_value:
-                        yield key, value
-                    else:
-                        yield key if want_key else value
-                elif status == _STATUS_LOGIC:
-                    done = True
-                else:
-                    conn.close()
-                    raise result.error()  # type: ignore[misc]
-            if done:
-                return
-            batch = min(batch * 2, _WALK_MAX_BATCH)
-    finally:
-        if pending and not conn.closed:
-            # Replies still on their way: this connection is out of step and cannot be reused.
-            conn.close()
-        if created and not conn.closed:
-            try:
-                conn.request(encode_rpc("cur_delete", ((b"CUR", cur),), host), read_rpc)
-            except Exception:
-                conn.close()
-        pool.release(conn)
