@@ -4,6 +4,9 @@ What a user relies on: a failed request raises KtConnectionError (KtTimeoutError
 server) or ProtocolError, never returns wrong data, never crashes; the same client object works
 again once the server does; a late reply never answers a later request; and, on a file-backed
 real server killed with SIGKILL, every write the client was told was stored is still there.
+
+Each test runs on the blocking clients and on the asyncio ones (``client_flavor``; the asyncio
+client behind a BlockingFacade, so the same assertions check it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 from kt_core.errors import KtConnectionError, KtTimeoutError, ProtocolError, ServerError
 from kt_embedded import STANDIN, EmbeddedServer, EmbeddedTokyoTyrantServer, find_free_port, real_server_available
+from kt_embedded.blocking import BlockingFacade
 from kt_embedded.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.server
@@ -23,29 +27,39 @@ pytestmark = pytest.mark.server
 TIMEOUT = 0.5
 
 
-def kt_client(proxy: FaultProxy, **options: Any) -> Any:
-    from kt_kyoto import KyotoTycoon
+def kt_client(proxy: FaultProxy, flavor: str, **options: Any) -> Any:
+    from kt_kyoto import AsyncKyotoTycoon, KyotoTycoon
 
+    if flavor == "async":
+        return BlockingFacade(AsyncKyotoTycoon(proxy.host, proxy.port, timeout=TIMEOUT, **options))
     return KyotoTycoon(proxy.host, proxy.port, timeout=TIMEOUT, **options)
 
 
-def tt_client(proxy: FaultProxy, **options: Any) -> Any:
-    from kt_tyrant import TokyoTyrant
+def tt_client(proxy: FaultProxy, flavor: str, **options: Any) -> Any:
+    from kt_tyrant import AsyncTokyoTyrant, TokyoTyrant
 
+    if flavor == "async":
+        return BlockingFacade(AsyncTokyoTyrant(proxy.host, proxy.port, timeout=TIMEOUT, **options))
     return TokyoTyrant(proxy.host, proxy.port, timeout=TIMEOUT, **options)
 
 
+def _close(client: Any) -> None:
+    client.close()
+    if isinstance(client, BlockingFacade):
+        client.close_loop()
+
+
 @pytest.fixture(params=["kt", "tt"])
-def proxied(request: pytest.FixtureRequest, kt_server: Any, tt_server: Any) -> Any:
+def proxied(request: pytest.FixtureRequest, kt_server: Any, tt_server: Any, client_flavor: str) -> Any:
     """(client, proxy) for each protocol, through a fault proxy to the session's server."""
     server = kt_server if request.param == "kt" else tt_server
     make = kt_client if request.param == "kt" else tt_client
     with FaultProxy(server.host, server.port) as proxy:
-        client = make(proxy)
+        client = make(proxy, client_flavor)
         client.clear()
         client.set("k", "v")
         yield client, proxy
-        client.close()
+        _close(client)
 
 
 def test_stalled_server_times_out_and_the_late_reply_is_never_seen(proxied: Any) -> None:
@@ -136,7 +150,7 @@ KILL_CASES = [
 
 
 @pytest.mark.parametrize(("protocol", "backend"), KILL_CASES)
-def test_sigkill_mid_request_then_restart(protocol: str, backend: str, tmp_path: Any) -> None:
+def test_sigkill_mid_request_then_restart(protocol: str, backend: str, tmp_path: Any, client_flavor: str) -> None:
     """Writes flow through a proxy that stalls one request; the server is SIGKILLed with it in flight
     and restarted on the same port. The in-flight call fails with a connection error, the same client
     object works afterwards and (file-backed real server) every acknowledged write survived."""
@@ -155,7 +169,7 @@ def test_sigkill_mid_request_then_restart(protocol: str, backend: str, tmp_path:
     manager.run()
     try:
         with FaultProxy(manager.host, port) as proxy:
-            client = (kt_client if protocol == "kt" else tt_client)(proxy)
+            client = (kt_client if protocol == "kt" else tt_client)(proxy, client_flavor)
             acknowledged = {}
             for i in range(300):
                 key, value = f"key{i}", f"value{i}"
@@ -176,7 +190,7 @@ def test_sigkill_mid_request_then_restart(protocol: str, backend: str, tmp_path:
                 lost = sorted(set(acknowledged) - set(got))
                 assert not lost, f"acknowledged writes lost after SIGKILL: {lost[:10]}"
                 assert got == acknowledged
-            client.close()
+            _close(client)
     finally:
         manager.stop()
 

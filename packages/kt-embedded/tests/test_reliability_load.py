@@ -99,8 +99,10 @@ def verify_all(client: Any, ops: int, round_no: int, db: int | None = 0) -> int:
 
 @pytest.mark.server
 @needs_proc
+@pytest.mark.blocking_client
 def test_kt_32_threads_share_one_client(kt_server: Any, kt_client_factory: Callable[..., Any]) -> None:
     client = kt_client_factory(timeout=30)
+    gc.collect()  # sockets earlier tests left to the garbage collector must not close mid-count
     sockets_before = open_sockets()  # before the client's first connection
     client.clear()
     # Round 0 warms up (connections, caches); memory is measured across the next rounds.
@@ -126,8 +128,10 @@ def test_kt_32_threads_share_one_client(kt_server: Any, kt_client_factory: Calla
 
 @pytest.mark.server
 @needs_proc
+@pytest.mark.blocking_client
 def test_tt_32_threads_share_one_client(tt_server: Any, tt_client_factory: Callable[..., Any]) -> None:
     client = tt_client_factory(tt_server, timeout=30)
+    gc.collect()  # sockets earlier tests left to the garbage collector must not close mid-count
     sockets_before = open_sockets()  # before the client's first connection
     client.clear()
     _, problems = run_writers(client, OPS, 0, db=None)

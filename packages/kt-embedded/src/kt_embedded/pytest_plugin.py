@@ -9,10 +9,16 @@ Options (or environment variables):
 
 - ``--kt-backend=all|real|standin`` (``KT_TEST_BACKEND``): which backends to run.
 - ``--kt-require-real`` (``KT_REQUIRE_REAL=1``): fail instead of skipping without real servers.
+- ``--kt-client=all|sync|async`` (``KT_TEST_CLIENT``): which clients the client fixtures give. Every
+  client fixture is parametrized over ``client_flavor``: ``sync`` (KyotoTycoon / TokyoTyrant) and
+  ``async`` (AsyncKyotoTycoon / AsyncTokyoTyrant behind a :class:`~kt_embedded.blocking.BlockingFacade`),
+  so a test written for the blocking client checks the asyncio one too. A test that is about the
+  blocking client only (threads, its pool) is marked ``blocking_client``.
 
 Fixtures: ``kt_server``, ``kt_client``, ``kt_client_factory``; ``tt_server``, ``tt_client``;
 ``tt_tree_server``, ``tt_tree_client``; ``tt_btree_server``, ``tt_btree_client``;
-``tt_table_server``, ``tt_table_client``; ``tt_client_factory``.
+``tt_table_server``, ``tt_table_client``; ``tt_client_factory``; ``client_flavor``. Async fixtures
+(pytest-asyncio): ``kt_async_client``, ``tt_async_client``, ``tt_table_async_client``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .managers import (
 )
 
 BACKENDS = ("real", "standin")
+FLAVORS = ("sync", "async")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,21 +48,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="server backends to test against (default: all available; env KT_TEST_BACKEND)")
     group.addoption("--kt-require-real", action="store_true", default=None,
                     help="fail, instead of skipping, when ktserver/ttserver is not installed (env KT_REQUIRE_REAL=1)")
+    group.addoption("--kt-client", choices=["all", "sync", "async"], default=None,
+                    help="clients the client fixtures give (default: both; env KT_TEST_CLIENT)")
 
 
 SERVER_FIXTURES = frozenset({
     "kt_backend", "kt_server", "kt_client", "kt_client_factory", "tt_server", "tt_client", "tt_tree_server",
     "tt_tree_client", "tt_btree_server", "tt_btree_client", "tt_table_server", "tt_table_client",
+    "kt_async_client", "tt_async_client", "tt_table_async_client",
 })
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server: needs a running server (every available backend)")
+    config.addinivalue_line("markers", "blocking_client: about the blocking client only (the client fixtures give "
+                                       "no asyncio client to it)")
 
 
 def _selected_backends(config: pytest.Config) -> tuple[str, ...]:
     choice = config.getoption("--kt-backend") or os.environ.get("KT_TEST_BACKEND") or "all"
     return BACKENDS if choice == "all" else (choice,)
+
+
+def _selected_flavors(config: pytest.Config) -> tuple[str, ...]:
+    choice = config.getoption("--kt-client") or os.environ.get("KT_TEST_CLIENT") or "all"
+    return FLAVORS if choice == "all" else (choice,)
 
 
 def _require_real(config: pytest.Config) -> bool:
@@ -64,6 +81,7 @@ def _require_real(config: pytest.Config) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     selected = _selected_backends(config)
+    flavors = _selected_flavors(config)
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
     for item in items:
@@ -73,7 +91,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.server)
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("kt_backend") if callspec is not None else None
-        (drop if backend is not None and backend not in selected else keep).append(item)
+        flavor = callspec.params.get("client_flavor") if callspec is not None else None
+        unwanted = (backend is not None and backend not in selected) or (flavor is not None and flavor not in flavors)
+        if flavor == "async" and item.get_closest_marker("blocking_client") is not None:
+            unwanted = True
+        (drop if unwanted else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -110,22 +132,47 @@ def kt_server(request: pytest.FixtureRequest, kt_backend: str) -> Iterator[Embed
     yield manager
 
 
+@pytest.fixture(params=FLAVORS)
+def client_flavor(request: pytest.FixtureRequest) -> str:
+    """``sync`` or ``async``: which client the client fixtures give (see the module doc)."""
+    flavor: str = request.param
+    return flavor
+
+
+def _close_clients(made: list[Any]) -> None:
+    from .blocking import BlockingFacade
+
+    for client in made:
+        client.close()
+        if isinstance(client, BlockingFacade):
+            client.close_loop()
+
+
+def _make_client(flavor: str, sync_cls: Callable[..., Any], async_cls: Callable[..., Any], **options: Any) -> Any:
+    if flavor == "sync":
+        return sync_cls(**options)
+    from .blocking import BlockingFacade
+
+    return BlockingFacade(async_cls(**options))
+
+
 @pytest.fixture
-def kt_client_factory(kt_server: EmbeddedServer) -> Iterator[Callable[..., Any]]:
-    """Make clients of ``kt_server`` with any options; all are closed after the test."""
+def kt_client_factory(kt_server: EmbeddedServer, client_flavor: str) -> Iterator[Callable[..., Any]]:
+    """Make clients of ``kt_server`` with any options (KyotoTycoon, or AsyncKyotoTycoon behind a
+    BlockingFacade: ``client_flavor``); all are closed after the test."""
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        from kt_kyoto import KyotoTycoon
+        from kt_kyoto import AsyncKyotoTycoon, KyotoTycoon
 
         assert kt_server.port is not None
-        client = KyotoTycoon(host=kt_server.host, port=kt_server.port, **options)
+        client = _make_client(client_flavor, KyotoTycoon, AsyncKyotoTycoon, host=kt_server.host, port=kt_server.port,
+                              **options)
         made.append(client)
         return client
 
     yield make
-    for client in made:
-        client.close()
+    _close_clients(made)
 
 
 @pytest.fixture
@@ -176,21 +223,22 @@ def tt_table_server(request: pytest.FixtureRequest, kt_backend: str,
 
 
 @pytest.fixture
-def tt_client_factory() -> Iterator[Callable[..., Any]]:
-    """``make(server, **options)``: a TokyoTyrant client of ``server``; closed after the test."""
+def tt_client_factory(client_flavor: str) -> Iterator[Callable[..., Any]]:
+    """``make(server, **options)``: a TokyoTyrant client of ``server`` (or AsyncTokyoTyrant behind a
+    BlockingFacade: ``client_flavor``); closed after the test."""
     made: list[Any] = []
 
     def make(server: EmbeddedTokyoTyrantServer, **options: Any) -> Any:
-        from kt_tyrant import TokyoTyrant
+        from kt_tyrant import AsyncTokyoTyrant, TokyoTyrant
 
         assert server.port is not None
-        client = TokyoTyrant(host=server.host, port=server.port, **options)
+        client = _make_client(client_flavor, TokyoTyrant, AsyncTokyoTyrant, host=server.host, port=server.port,
+                              **options)
         made.append(client)
         return client
 
     yield make
-    for client in made:
-        client.close()
+    _close_clients(made)
 
 
 def _cleared(client: Any) -> Any:
@@ -218,3 +266,47 @@ def tt_table_client(tt_table_server: EmbeddedTokyoTyrantServer, tt_client_factor
     from kt_serializers import TT_TABLE
 
     return _cleared(tt_client_factory(tt_table_server, serializer=TT_TABLE))
+
+
+# ---------------------------------------------------------------------- asyncio fixtures
+# Defined only where pytest-asyncio is installed (a test dependency, not one of kt-embedded's).
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - without pytest-asyncio there are no async fixtures
+    pytest_asyncio = None  # type: ignore[assignment]
+
+if pytest_asyncio is not None:
+    from collections.abc import AsyncIterator
+
+    @pytest_asyncio.fixture
+    async def kt_async_client(kt_server: EmbeddedServer) -> AsyncIterator[Any]:
+        """An AsyncKyotoTycoon (KT_BINARY) on ``kt_server`` with both databases cleared; closed after the test."""
+        from kt_kyoto import AsyncKyotoTycoon
+
+        assert kt_server.port is not None
+        async with AsyncKyotoTycoon(host=kt_server.host, port=kt_server.port) as client:
+            await client.clear(db=0)
+            await client.clear(db=1)
+            yield client
+
+    @pytest_asyncio.fixture
+    async def tt_async_client(tt_server: EmbeddedTokyoTyrantServer) -> AsyncIterator[Any]:
+        """An AsyncTokyoTyrant on ``tt_server``, cleared; closed after the test."""
+        from kt_tyrant import AsyncTokyoTyrant
+
+        assert tt_server.port is not None
+        async with AsyncTokyoTyrant(host=tt_server.host, port=tt_server.port) as client:
+            await client.clear()
+            yield client
+
+    @pytest_asyncio.fixture
+    async def tt_table_async_client(tt_table_server: EmbeddedTokyoTyrantServer) -> AsyncIterator[Any]:
+        """An AsyncTokyoTyrant (TT_TABLE) on ``tt_table_server``, cleared; closed after the test."""
+        from kt_serializers import TT_TABLE
+        from kt_tyrant import AsyncTokyoTyrant
+
+        assert tt_table_server.port is not None
+        async with AsyncTokyoTyrant(host=tt_table_server.host, port=tt_table_server.port,
+                                    serializer=TT_TABLE) as client:
+            await client.clear()
+            yield client

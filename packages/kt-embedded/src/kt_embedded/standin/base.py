@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from kt_core.errors import ProtocolError
 from kt_core.reader import NEED_MORE, Reader
 
-__all__ = ["CLOSE", "Session", "StandinServer", "common_arguments", "DEFAULT_MAX_REQUEST_SIZE"]
+__all__ = ["CLOSE", "CLOSE_IF_IDLE", "Session", "StandinServer", "common_arguments", "DEFAULT_MAX_REQUEST_SIZE"]
 
 DEFAULT_MAX_REQUEST_SIZE = 256 * 1024 * 1024
 
@@ -36,6 +36,17 @@ class _Close:
 
 def CLOSE(reply: bytes = b"") -> _Close:
     return _Close(reply)
+
+
+class _CloseIfIdle:
+    """Type of :data:`CLOSE_IF_IDLE`."""
+
+    __slots__ = ()
+
+
+#: Returned by ``handle``: no reply; close the connection unless more bytes have already been received,
+#: in which case the next request in them is served (ttserver's answer to an unknown command).
+CLOSE_IF_IDLE = _CloseIfIdle()
 
 
 class Session:
@@ -54,7 +65,10 @@ class StandinServer:
 
     Subclasses implement :meth:`parse` (the codec's request decoder: returns an ``int`` while
     incomplete or ``(next_pos, request)``) and :meth:`handle` (returns reply bytes, ``None`` for
-    no reply, or ``CLOSE(...)``).
+    no reply, ``CLOSE(...)`` or ``CLOSE_IF_IDLE``).
+
+    Requests are served strictly in order, one at a time: pipelined requests (many in one segment, or
+    one split over several) are answered in the order they were sent.
     """
 
     name = "stand-in"
@@ -155,6 +169,10 @@ class StandinServer:
                     reader.commit(n)
                     continue
                 reply = self.handle(request[1], session)
+                if reply is CLOSE_IF_IDLE:
+                    if reader.pending:
+                        continue
+                    return
                 if isinstance(reply, _Close):
                     if reply.reply:
                         conn.sendall(reply.reply)

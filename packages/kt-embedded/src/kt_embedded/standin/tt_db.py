@@ -324,8 +324,23 @@ def _compile_regex(expr: bytes) -> re.Pattern[bytes]:
     return re.compile(expr, flags)
 
 
+# The on-memory hash `*` keeps its records in this many partitions, each in insertion order; it iterates
+# (iterinit/iternext, fwmkeys, ...) partition after partition. A key's partition is a byte hash of it
+# reduced modulo 8, which comes down to 3 plus the sum of its bytes.
+_MEMORY_HASH_PARTITIONS = 8
+
+
+def _memory_hash_partition(key: bytes) -> int:
+    return (3 + sum(key)) % _MEMORY_HASH_PARTITIONS
+
+
 class HashDB(Database):
-    """``*`` (on-memory hash) or ``x.tch`` (hash database file): insertion-ordered records."""
+    """``*`` (on-memory hash) or ``x.tch`` (hash database file).
+
+    ``*`` iterates in insertion order within each of its partitions (see ``_memory_hash_partition``), as
+    ttserver does. The file iterates in insertion order, which is ttserver's order only until a record
+    is removed or grows (ttserver then reorders them).
+    """
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
@@ -349,10 +364,18 @@ class HashDB(Database):
         return value
 
     def keys(self) -> list[bytes]:
-        return list(self._data)
+        if self.file_based:
+            return list(self._data)
+        parts: list[list[bytes]] = [[] for _ in range(_MEMORY_HASH_PARTITIONS)]
+        for key in self._data:  # dict order is insertion order, so each partition keeps it
+            parts[_memory_hash_partition(key)].append(key)
+        return [key for part in parts for key in part]
 
     def items(self) -> list[tuple[bytes, bytes]]:
-        return list(self._data.items())
+        if self.file_based:
+            return list(self._data.items())
+        data = self._data
+        return [(key, data[key]) for key in self.keys()]
 
     def rnum(self) -> int:
         return len(self._data)

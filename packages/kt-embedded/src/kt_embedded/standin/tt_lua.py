@@ -51,7 +51,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
-from .tt_db import Database, _compile_regex
+from .tt_db import Database, _compile_regex, _memory_hash_partition
 
 __all__ = ["LuaExt", "LuaUnavailableError", "import_lua51", "DEFAULT_TIME_LIMIT", "DEFAULT_MEMORY_LIMIT",
            "DEFAULT_THREADS", "HOOK_COUNT"]
@@ -1173,14 +1173,6 @@ def lua_mkdir(path: bytes) -> bool:
         return False
 
 
-def _mdb_bucket(key: bytes) -> int:
-    """TCMDBHASH: which of a TCMDB's 8 maps holds ``key`` (its iteration goes map by map)."""
-    res = 0x20071123
-    for c in reversed(key):
-        res = (res * 33 + c) & 0xFFFFFFFF
-    return res & 7
-
-
 # -- the Lua side ------------------------------------------------------------------------------------------
 
 # Runs once per state, before the user's script: installs the built-ins as globals and returns the
@@ -1942,7 +1934,8 @@ class _State:
         def stash_records() -> _Records:
             with ext.stash_lock:
                 items = list(ext.stash.items())
-            items.sort(key=lambda kv: _mdb_bucket(kv[0]))  # stable: insertion order within a map
+            # the stash is partitioned like the on-memory hash; the sort is stable: insertion order within one
+            items.sort(key=lambda kv: _memory_hash_partition(kv[0]))
             return _Records(items)
 
         def lock(key: bytes) -> bool:

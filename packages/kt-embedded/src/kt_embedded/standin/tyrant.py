@@ -39,7 +39,7 @@ from typing import Any, Callable, Optional, Union
 from kt_core import tyrant as tt
 from kt_core.errors import ProtocolError
 
-from .base import Session, StandinServer, common_arguments
+from .base import CLOSE_IF_IDLE, Session, StandinServer, common_arguments
 from .tt_db import Database, open_database, tc_atof
 from .tt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_TIME_LIMIT, LuaExt, LuaUnavailableError, import_lua51
 
@@ -158,6 +158,15 @@ def load_scripts(path: Union[str, os.PathLike[str]]) -> dict[str, ExtFunction]:
             if not name.startswith("_") and inspect.isfunction(fn) and fn.__module__ == module.__name__}
 
 
+class _UnknownCommand:
+    """The magic byte and a command byte ttserver does not know."""
+
+    __slots__ = ("byte",)
+
+    def __init__(self, byte: int) -> None:
+        self.byte = byte
+
+
 class TokyoTyrantStandin(StandinServer):
     """A Tokyo Tyrant 1.1.41 stand-in serving one database (see the module docstring)."""
 
@@ -204,9 +213,16 @@ class TokyoTyrantStandin(StandinServer):
 
     # -- protocol hooks ------------------------------------------------------------------
     def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
+        if end - pos >= 2 and buf[pos] == tt.MAGIC and buf[pos + 1] not in tt.COMMAND_NAMES:
+            return pos + 2, _UnknownCommand(buf[pos + 1])
         return tt.parse_request(buf, pos, end, limit)
 
-    def handle(self, request: tt.Request, session: Session) -> Any:
+    def handle(self, request: Any, session: Session) -> Any:
+        if isinstance(request, _UnknownCommand):
+            # ttserver skips the two bytes and serves whatever it has already received after them; with
+            # nothing there it closes the connection.
+            self.log(f"unknown command 0x{request.byte:02x} from {session.peer}")
+            return CLOSE_IF_IDLE
         command, fields = request
         with self._count_lock:
             self.counts[command] += 1
