@@ -16,7 +16,8 @@ PACKAGES = ["kt-core", "kt-serializers", "kt-kyoto", "kt-tyrant", "kt-embedded",
 CODEC_TESTS = [f"packages/{name}/tests"
                for name in ["kt-core", "kt-kyoto", "kt-tyrant", "kt-embedded", "kt-cluster", "kt"]]
 TEST_DEPS = ["pytest>=7", "pytest-timeout>=2", "hypothesis>=6", "msgpack>=1.0", "hatchling>=1.18", "cffi>=1.17",
-             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13", "uhashring>=2.5"]
+             "setuptools>=68", "lupa>=2.0", "click>=8.1", "rich>=13", "uhashring>=2.5", "pytest-asyncio>=0.24",
+             "uvloop>=0.19; sys_platform != 'win32'"]
 
 
 def install_checkout(session: nox.Session) -> None:
@@ -32,7 +33,8 @@ def tests(session: nox.Session) -> None:
     install_checkout(session)
     pytest = ["pytest", "-c", "pyproject.toml", *session.posargs]
     session.run(*pytest, "packages/kt-serializers/tests", *CODEC_TESTS, env={"KT_REQUIRE_C": "1"})
-    session.run(*pytest, *CODEC_TESTS, env={"KT_PUREPYTHON": "1"})
+    # The asyncio clients share the codec with the blocking ones: the pure leg runs the blocking flavour only.
+    session.run(*pytest, *CODEC_TESTS, env={"KT_PUREPYTHON": "1", "KT_TEST_CLIENT": "sync"})
 
 
 @nox.session

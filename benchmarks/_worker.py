@@ -312,6 +312,72 @@ class Bench:
         incr = self.ttc().incr
         return _timed(lambda i: incr(key, 1), n)
 
+    # -- pipelines of 100 commands (n pipelines per measurement) ------------------------------
+    def _piped(self, client: Any, method: str, calls: list[tuple[Any, ...]], n: int) -> float:
+        def one(i: int) -> None:
+            pipe = client.pipeline()
+            queue = getattr(pipe, method)
+            for args in calls[(i % 10) * 100:(i % 10) * 100 + 100]:
+                queue(*args)
+            pipe.execute()
+        return _timed(one, n)
+
+    def _apiped(self, make: Callable[[], Any], method: str, calls: list[tuple[Any, ...]], n: int) -> float:
+        """n pipelines of 100 shared by 8 asyncio tasks on one client."""
+        import asyncio
+
+        async def main() -> float:
+            client = make()
+            per = max(1, n // 8)
+
+            async def worker(w: int) -> None:
+                for i in range(per):
+                    pipe = client.pipeline()
+                    queue = getattr(pipe, method)
+                    for args in calls[((w + i) % 10) * 100:((w + i) % 10) * 100 + 100]:
+                        queue(*args)
+                    await pipe.execute()
+
+            cpu = time.process_time()
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(w) for w in range(8)))
+            elapsed = time.perf_counter() - start
+            CPU[:] = [time.process_time() - cpu]
+            await client.close()
+            return elapsed * n / (per * 8)
+
+        return asyncio.run(main())
+
+    def kt_get_pipe(self, n: int) -> float:
+        return self._piped(self.ktc(), "get", [(k,) for k in self._kt_fill("gp", 1000)], n)
+
+    def kt_set_pipe(self, n: int) -> float:
+        keys, values = self._records("sp", 1000)
+        return self._piped(self.ktc(), "set", list(zip(keys, values)), n)
+
+    def kt_incr_pipe(self, n: int) -> float:
+        key = self._records("ip", 1)[0][0]
+        return self._piped(self.ktc(), "incr", [(key, 1)] * 1000, n)
+
+    def tt_get_pipe(self, n: int) -> float:
+        return self._piped(self.ttc(), "get", [(k,) for k in self._tt_fill("gp", 1000)], n)
+
+    def tt_set_pipe(self, n: int) -> float:
+        keys, values = self._records("sp", 1000)
+        return self._piped(self.ttc(), "set", list(zip(keys, values)), n)
+
+    def tt_get_apipe(self, n: int) -> float:
+        from kt_tyrant import AsyncTokyoTyrant
+        calls = [(k,) for k in self._tt_fill("ga", 1000)]
+        return self._apiped(lambda: AsyncTokyoTyrant(self.spec["host"], self.spec["tt_port"], serializer="none"),
+                            "get", calls, n)
+
+    def kt_get_apipe(self, n: int) -> float:
+        from kt_kyoto import AsyncKyotoTycoon
+        calls = [(k,) for k in self._kt_fill("ga", 1000)]
+        return self._apiped(lambda: AsyncKyotoTycoon(self.spec["host"], self.spec["kt_port"], serializer="none"),
+                            "get", calls, n)
+
     def tt_memory(self, n: int) -> dict[str, Any]:
         """get_bulk_raw (mget) of n str keys (decode_keys=True, the default)."""
         c = self.ttc()

@@ -212,6 +212,14 @@ def kt_rows() -> list[Row]:
         Row("KT match_prefix (1,000 of 10,000)", "kt_match_prefix", 100, "calls/s"),
         Row("KT keys() walk of 10,000", "kt_keys", 3, "keys/s", native=("kt_http", "walk_keys"),
             native_note="order: cursor walk", scale=10000),
+        Row("KT get, pipelined 100", "kt_get_pipe", 100, native=("kt_bin1", "get"), native_note="bulk -bin -bulk 1",
+            target=3.0, scale=100),
+        Row("KT set, pipelined 100", "kt_set_pipe", 100, native=("kt_bin1", "set"), native_note="bulk -bin -bulk 1",
+            target=3.0, scale=100),
+        Row("KT incr (HTTP), pipelined 100", "kt_incr_pipe", 100, native=("kt_http", "set"),
+            native_note="order: HTTP set", target=3.0, scale=100),
+        Row("KT get, async pipelines 100 x 8 tasks", "kt_get_apipe", 96, native=("kt_bin1", "get"),
+            native_note="bulk -bin -bulk 1", scale=100),
     ]
     return rows + native_fmt_twins(rows)
 
@@ -225,6 +233,12 @@ def tt_rows() -> list[Row]:
         Row("TT set_bulk (putlist) 100", "tt_set_bulk", 400, "calls/s"),
         Row("TT incr (addint)", "tt_incr", 4000),
         Row("TT query (indexed num, 100 hits)", "tt_query", 300, "calls/s"),
+        Row("TT get, pipelined 100", "tt_get_pipe", 100, native=("tt", "get"), native_note="read", target=4.0,
+            scale=100),
+        Row("TT set, pipelined 100", "tt_set_pipe", 100, native=("tt", "set"), native_note="write", target=4.0,
+            scale=100),
+        Row("TT get, async pipelines 100 x 8 tasks", "tt_get_apipe", 96, native=("tt", "get"), native_note="read",
+            scale=100),
     ]
     return rows + native_fmt_twins(rows)
 

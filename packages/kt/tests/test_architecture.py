@@ -22,7 +22,7 @@ OURS = ("kt_core", "kt_serializers", "kt_kyoto", "kt_tyrant", "kt_embedded", "kt
 CLIENTS = ("kt_kyoto", "kt_tyrant")
 IO_MODULES = ("socket", "select", "selectors", "asyncio", "threading")
 # kt_core's I/O layer; every other kt_core module is codec (encoders, scanners, readers, errors).
-KT_CORE_IO = ("kt_core.connection", "kt_core.pool", "kt_core.pooled", "kt_core.retry")
+KT_CORE_IO = ("kt_core.connection", "kt_core.pool", "kt_core.pooled", "kt_core.retry", "kt_core.io")
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,8 @@ class Rule:
 
 RULES = [
     Rule("the codec does no I/O", is_codec, IO_MODULES),
+    Rule("asyncio is imported only under kt_core.io",
+         lambda m: within(m, ("kt_core",)) and not within(m, ("kt_core.io",)), ("asyncio",)),
     Rule("kt_core never imports a client, kt_embedded or kt", lambda m: within(m, ("kt_core",)),
          ("kt_kyoto", "kt_tyrant", "kt_embedded", "kt")),
     Rule("kt_serializers imports nothing of ours", lambda m: within(m, ("kt_serializers",)),
@@ -211,6 +213,8 @@ def _scan_source(source: str, module: str = "kt_core.tyrant") -> dict[str, list[
     ("source", "module", "rule_name"),
     [
         ("import socket", "kt_core.tyrant", "the codec does no I/O"),
+        ("import asyncio", "kt_core.pool", "asyncio is imported only under kt_core.io"),
+        ("import asyncio", "kt_core.command", "the codec does no I/O"),
         ("def f():\n    from threading import Lock", "kt_core.reader", "the codec does no I/O"),
         ("from kt_kyoto.client import KyotoTycoon", "kt_core.pool",
          "kt_core never imports a client, kt_embedded or kt"),

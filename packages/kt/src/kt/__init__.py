@@ -2,7 +2,8 @@
 
 This package only re-exports the documented API from the kt packages:
 
-- :class:`KyotoTycoon` (kt-kyoto), :class:`TokyoTyrant` and :class:`QueryBuilder` (kt-tyrant)
+- :class:`KyotoTycoon` (kt-kyoto), :class:`TokyoTyrant` and :class:`QueryBuilder` (kt-tyrant), and
+  their asyncio twins :class:`AsyncKyotoTycoon` (with :class:`AsyncCursor`) and :class:`AsyncTokyoTyrant`
 - the serializers ``KT_BINARY``, ``KT_JSON``, ``KT_MSGPACK``, ``KT_NONE``, ``KT_PICKLE``,
   ``TT_TABLE`` (kt-serializers) and the table index/filter/ordering constants (also in
   :mod:`kt.constants`)
@@ -48,9 +49,17 @@ from kt_core.errors import (
     TokyoTyrantScriptError,
 )
 from kt_embedded import STANDIN, EmbeddedServer, EmbeddedServerError, EmbeddedTokyoTyrantServer
-from kt_kyoto import KyotoTycoon, deserialize_dict, deserialize_list, serialize_dict, serialize_list
+from kt_kyoto import (
+    AsyncCursor,
+    AsyncKyotoTycoon,
+    KyotoTycoon,
+    deserialize_dict,
+    deserialize_list,
+    serialize_dict,
+    serialize_list,
+)
 from kt_serializers import Serializer, UnknownSerializerError, available_serializers, get_serializer
-from kt_tyrant import QueryBuilder, TokyoTyrant
+from kt_tyrant import AsyncTokyoTyrant, QueryBuilder, TokyoTyrant
 
 from . import constants, exceptions
 from .constants import *  # noqa: F403
@@ -62,6 +71,9 @@ __all__ = [
     "KyotoTycoon",
     "TokyoTyrant",
     "QueryBuilder",
+    "AsyncKyotoTycoon",
+    "AsyncCursor",
+    "AsyncTokyoTyrant",
     "KyotoCluster",
     "TokyoTyrantCluster",
     "Node",
