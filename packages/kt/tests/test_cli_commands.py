@@ -28,6 +28,9 @@ from kt_kyoto import KyotoTycoon
 from kt_serializers import KT_NONE
 from kt_tyrant import TokyoTyrant
 
+# The command line runs on the blocking clients; the client fixtures here only prepare the data.
+pytestmark = pytest.mark.blocking_client
+
 ANSI = "\x1b["
 
 

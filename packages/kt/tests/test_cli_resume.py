@@ -29,6 +29,9 @@ from kt.cli import app
 from kt_embedded.faultproxy import FaultProxy
 from kt_serializers import KT_NONE
 
+# The command line runs on the blocking clients; the client fixtures here only prepare the data.
+pytestmark = pytest.mark.blocking_client
+
 RECORDS = 12_000
 BATCH = 200
 

@@ -24,6 +24,9 @@ from click.testing import CliRunner, Result
 from kt.cli import app
 from kt_serializers import KT_NONE
 
+# The command line runs on the blocking clients; the client fixtures here only prepare the data.
+pytestmark = pytest.mark.blocking_client
+
 RECORDS = 200_000
 VALUE_SIZE = 100
 

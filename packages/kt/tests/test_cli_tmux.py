@@ -26,6 +26,9 @@ pytest.importorskip("rich")
 
 from kt_serializers import KT_NONE
 
+# The command line runs on the blocking clients; the client fixtures here only prepare the data.
+pytestmark = pytest.mark.blocking_client
+
 RECORDS = 100_000
 
 
