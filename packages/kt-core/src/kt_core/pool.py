@@ -15,7 +15,7 @@ from typing import Any
 from .connection import DEFAULT_MAX_RESPONSE_SIZE, Connection, _check_timeout, _forks
 from .errors import InvalidArgumentError, KtTimeoutError
 
-__all__ = ["ConnectionPool", "ThreadConnections"]
+__all__ = ["ConnectionPool", "ThreadConnections", "check_pool_options"]
 
 # Pools alive in this process, so a child after fork() can forget its parent's sockets.
 _POOLS: weakref.WeakSet[ConnectionPool] = weakref.WeakSet()
@@ -28,6 +28,23 @@ def _reset_pools_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+def check_pool_options(timeout: float | None, connect_timeout: float | None, max_idle: int,
+                       max_connections: int | None, max_idle_time: float, wait_timeout: float | None) -> None:
+    """The checks both pools (blocking and asyncio) make of their options, before anything connects."""
+    if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                                        or max_connections < 1):
+        raise InvalidArgumentError(f"max_connections must be an int >= 1 or None, not {max_connections!r}")
+    if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
+        raise InvalidArgumentError(f"max_idle must be an int >= 0, not {max_idle!r}")
+    if wait_timeout is not None and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
+                                     or wait_timeout < 0):
+        raise InvalidArgumentError(f"wait_timeout must be a number of seconds >= 0 or None, not {wait_timeout!r}")
+    if isinstance(max_idle_time, bool) or not isinstance(max_idle_time, (int, float)) or max_idle_time < 0:
+        raise InvalidArgumentError(f"max_idle_time must be a number of seconds >= 0, not {max_idle_time!r}")
+    _check_timeout("timeout", timeout)
+    _check_timeout("connect_timeout", connect_timeout)
 
 
 class ConnectionPool:
@@ -56,18 +73,7 @@ class ConnectionPool:
         wait_timeout: float | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
-                                            or max_connections < 1):
-            raise InvalidArgumentError(f"max_connections must be an int >= 1 or None, not {max_connections!r}")
-        if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
-            raise InvalidArgumentError(f"max_idle must be an int >= 0, not {max_idle!r}")
-        if wait_timeout is not None and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
-                                         or wait_timeout < 0):
-            raise InvalidArgumentError(f"wait_timeout must be a number of seconds >= 0 or None, not {wait_timeout!r}")
-        if isinstance(max_idle_time, bool) or not isinstance(max_idle_time, (int, float)) or max_idle_time < 0:
-            raise InvalidArgumentError(f"max_idle_time must be a number of seconds >= 0, not {max_idle_time!r}")
-        _check_timeout("timeout", timeout)
-        _check_timeout("connect_timeout", connect_timeout)
+        check_pool_options(timeout, connect_timeout, max_idle, max_connections, max_idle_time, wait_timeout)
         self.host = host
         self.port = port
         self.timeout = timeout

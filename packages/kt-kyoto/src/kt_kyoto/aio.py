@@ -11,11 +11,11 @@ reply must never be read as another request's answer); the next call gets anothe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kt_core.command import AsyncRunner, Steps, install_commands
 from kt_core.io.aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnectionPool
-from kt_core.io.aio_pooled import AsyncPooledClient
+from kt_core.io.aio_pooled import AsyncPooledClient, refuse_unawaitable
 from kt_core.kyoto_repl import Change
 from kt_core.pipeline import AsyncPipeline, install_pipeline_commands
 from kt_core.retry import RetryPolicy
@@ -87,6 +87,7 @@ class AsyncKyotoPipeline(AsyncPipeline):
 install_pipeline_commands(AsyncKyotoPipeline, KyotoCommands)
 
 
+@refuse_unawaitable
 @install_commands
 class AsyncKyotoTycoon(KyotoCommands, AsyncPooledClient):
     """Asyncio client for a Kyoto Tycoon server: ``await client.get(key)``.
@@ -135,29 +136,6 @@ class AsyncKyotoTycoon(KyotoCommands, AsyncPooledClient):
     def __aiter__(self) -> AsyncIterator[Any]:
         """``async for key in client``: every key, as :meth:`keys` walks them."""
         return self.keys()
-
-    def __bool__(self) -> bool:
-        # A client is always true; without this, truth testing would try __len__, which cannot await.
-        return True
-
-    # What Python cannot await: each names the coroutine to use instead.
-
-    def __len__(self) -> NoReturn:
-        raise TypeError("len() cannot await a request to the server: use await client.count()")
-
-    def __contains__(self, key: object) -> NoReturn:
-        raise TypeError("'in' cannot await a request to the server: use await client.exists(key)")
-
-    def __setitem__(self, key: Any, value: Any) -> NoReturn:
-        raise TypeError("client[key] = value cannot await a request to the server: "
-                        "use await client.set(key, value)")
-
-    def __delitem__(self, key: Any) -> NoReturn:
-        raise TypeError("del client[key] cannot await a request to the server: use await client.remove(key)")
-
-    def __iter__(self) -> NoReturn:
-        raise TypeError("an asyncio client is not iterable with for: use async for key in client, "
-                        "or async for key in client.keys()")
 
     def pipeline(self) -> AsyncKyotoPipeline:
         """A pipeline: queue commands with the client's method names, then ``await execute()`` them

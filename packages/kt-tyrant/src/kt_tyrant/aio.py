@@ -10,11 +10,11 @@ that reply must never be read as another request's answer); the next call gets a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from kt_core.command import install_commands
 from kt_core.io.aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnectionPool
-from kt_core.io.aio_pooled import AsyncPooledClient
+from kt_core.io.aio_pooled import AsyncPooledClient, refuse_unawaitable
 from kt_core.pipeline import AsyncPipeline, install_pipeline_commands
 from kt_core.retry import RetryPolicy
 from kt_serializers import KT_BINARY
@@ -31,6 +31,7 @@ class AsyncTyrantPipeline(AsyncPipeline):
 install_pipeline_commands(AsyncTyrantPipeline, TyrantCommands)
 
 
+@refuse_unawaitable
 @install_commands
 class AsyncTokyoTyrant(TyrantCommands, AsyncPooledClient):
     """Asyncio client for a Tokyo Tyrant server: ``await client.get(key)``.
@@ -89,29 +90,6 @@ class AsyncTokyoTyrant(TyrantCommands, AsyncPooledClient):
         # stops early holds nothing.
         for key in await self.keys():
             yield key
-
-    def __bool__(self) -> bool:
-        # A client is always true; without this, truth testing would try __len__, which cannot await.
-        return True
-
-    # What Python cannot await: each names the coroutine to use instead.
-
-    def __len__(self) -> NoReturn:
-        raise TypeError("len() cannot await a request to the server: use await client.count()")
-
-    def __contains__(self, key: object) -> NoReturn:
-        raise TypeError("'in' cannot await a request to the server: use await client.exists(key)")
-
-    def __setitem__(self, key: KeyType, value: Any) -> NoReturn:
-        raise TypeError("client[key] = value cannot await a request to the server: "
-                        "use await client.set(key, value)")
-
-    def __delitem__(self, key: KeyType) -> NoReturn:
-        raise TypeError("del client[key] cannot await a request to the server: use await client.remove(key)")
-
-    def __iter__(self) -> NoReturn:
-        raise TypeError("an asyncio client is not iterable with for: use async for key in client, "
-                        "or await client.keys()")
 
     if TYPE_CHECKING:
         # What the mixin's properties give on this client: awaitables of their values.

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from ..connection import _check_timeout, _forks
 from ..errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
+from ..pool import check_pool_options
 from ..reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Reader
 
 __all__ = ["AsyncConnection", "AsyncConnectionPool", "DEFAULT_MAX_CONNECTIONS"]
@@ -276,18 +277,7 @@ class AsyncConnectionPool:
                  connect_timeout: float | None = None, max_idle: int = DEFAULT_MAX_CONNECTIONS,
                  max_connections: int | None = DEFAULT_MAX_CONNECTIONS, max_idle_time: float = 25.0,
                  wait_timeout: float | None = None, max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE) -> None:
-        if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
-                                            or max_connections < 1):
-            raise InvalidArgumentError(f"max_connections must be an int >= 1 or None, not {max_connections!r}")
-        if isinstance(max_idle, bool) or not isinstance(max_idle, int) or max_idle < 0:
-            raise InvalidArgumentError(f"max_idle must be an int >= 0, not {max_idle!r}")
-        if wait_timeout is not None and (isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
-                                         or wait_timeout < 0):
-            raise InvalidArgumentError(f"wait_timeout must be a number of seconds >= 0 or None, not {wait_timeout!r}")
-        if isinstance(max_idle_time, bool) or not isinstance(max_idle_time, (int, float)) or max_idle_time < 0:
-            raise InvalidArgumentError(f"max_idle_time must be a number of seconds >= 0, not {max_idle_time!r}")
-        _check_timeout("timeout", timeout)
-        _check_timeout("connect_timeout", connect_timeout)
+        check_pool_options(timeout, connect_timeout, max_idle, max_connections, max_idle_time, wait_timeout)
         self.host = host
         self.port = port
         self.timeout = timeout

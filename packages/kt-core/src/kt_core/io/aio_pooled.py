@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from ..command import Acquire, AsyncRunner, Call, Close, Items, Read, Send, Steps
 from ..errors import KtConnectionError
@@ -18,7 +18,7 @@ from ..pooled import ClientBase
 from ..retry import RetryPolicy, is_idempotent
 from .aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnection, AsyncConnectionPool
 
-__all__ = ["AsyncPooledClient"]
+__all__ = ["AsyncPooledClient", "refuse_unawaitable"]
 
 T = TypeVar("T")
 
@@ -151,3 +151,41 @@ class AsyncPooledClient(ClientBase, AsyncRunner):
     async def close_idle(self, n: float = 60) -> int:
         """Close the pooled connections idle for ``n`` seconds or more; the number closed."""
         return self.pool.close_idle(n)
+
+
+# What Python cannot await on an asyncio client: each names the coroutine to use instead.
+def _no_len(self: Any) -> NoReturn:
+    raise TypeError("len() cannot await a request to the server: use await client.count()")
+
+
+def _no_contains(self: Any, key: object) -> NoReturn:
+    raise TypeError("'in' cannot await a request to the server: use await client.exists(key)")
+
+
+def _no_setitem(self: Any, key: Any, value: Any) -> NoReturn:
+    raise TypeError("client[key] = value cannot await a request to the server: use await client.set(key, value)")
+
+
+def _no_delitem(self: Any, key: Any) -> NoReturn:
+    raise TypeError("del client[key] cannot await a request to the server: use await client.remove(key)")
+
+
+def _no_iter(self: Any) -> NoReturn:
+    raise TypeError("an asyncio client is not iterable with for: use async for key in client")
+
+
+def _always_true(self: Any) -> bool:
+    # Without it, truth testing would try __len__, which cannot await.
+    return True
+
+
+_UNAWAITABLE = {"__len__": _no_len, "__contains__": _no_contains, "__setitem__": _no_setitem,
+                "__delitem__": _no_delitem, "__iter__": _no_iter, "__bool__": _always_true}
+
+
+def refuse_unawaitable(cls: type[T]) -> type[T]:
+    """Class decorator (after :func:`~kt_core.command.install_commands`): the mapping dunders an
+    asyncio client's commands gave it raise TypeError naming the coroutine to use instead."""
+    for name, fn in _UNAWAITABLE.items():
+        setattr(cls, name, fn)
+    return cls
