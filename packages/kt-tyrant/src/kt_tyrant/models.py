@@ -22,6 +22,12 @@ return a new search, leaving the original as it was.
 
 ``Model.__database__`` must be a :class:`TableDatabase` (or another :class:`TokyoTyrant` that
 does not serialize values): the model layer converts values itself.
+
+On asyncio, subclass :class:`AsyncModel` and set ``__database__`` to an :class:`AsyncTableDatabase`:
+every method that talks to the server is then a coroutine (``await User.get(key)``, ``await
+user.save()``, ``await User.query().filter(...).get()``, ``async for key in search``), with the
+same arguments, results and errors. The methods are written once: each hands the client's result
+to the same finishing step, awaiting it first when the database is an asyncio client.
 """
 
 from __future__ import annotations
@@ -29,15 +35,30 @@ from __future__ import annotations
 import calendar
 import datetime
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
 from copy import deepcopy
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, ClassVar, Generic, NamedTuple, Optional, TypeVar, Union, cast, overload
+from functools import partial
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    Optional,
+    TypeVar,
+    Union,
+    cast,
+    overload,
+)
 
 from kt_core.errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
+from kt_core.io.aio_pooled import AsyncPooledClient
 from kt_serializers import KT_NONE
 
 from . import constants as C
+from .aio import AsyncTokyoTyrant
 from .client import TokyoTyrant
 from .constants import (
     INDEX_NUM,
@@ -73,6 +94,9 @@ from .query import QueryBuilder
 
 __all__ = [
     "TableDatabase",
+    "AsyncTableDatabase",
+    "AsyncModel",
+    "AsyncModelSearch",
     "Expression",
     "Ordering",
     "Field",
@@ -104,6 +128,8 @@ __all__ = [
 KeyType = Union[str, bytes]
 _F = TypeVar("_F", bound="Field")
 _M = TypeVar("_M", bound="Model")
+_AM = TypeVar("_AM", bound="AsyncModel")
+_T = TypeVar("_T")
 _TOKEN_LISTS = (list, tuple, set, frozenset)
 # Naive UTC datetimes are counted from here (datetime.utcfromtimestamp is deprecated since 3.12).
 _EPOCH = datetime.datetime(1970, 1, 1)
@@ -155,6 +181,47 @@ class TableDatabase(TokyoTyrant):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1978, decode_keys: bool = True, **options: Any) -> None:
         super().__init__(host, port, KT_NONE, decode_keys, **options)
+
+
+class AsyncTableDatabase(AsyncTokyoTyrant):
+    """:class:`TableDatabase` on asyncio: an :class:`~kt_tyrant.AsyncTokyoTyrant` whose values
+    travel as raw bytes, for :class:`AsyncModel`. Other keyword options (``timeout``,
+    ``max_connections``, ``wait_timeout``...) go to :class:`~kt_tyrant.AsyncTokyoTyrant`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1978, decode_keys: bool = True, **options: Any) -> None:
+        super().__init__(host, port, KT_NONE, decode_keys, **options)
+
+
+Database = Union[TokyoTyrant, AsyncTokyoTyrant]
+
+
+def _then(db: Database, result: Any, finish: Callable[[Any], _T]) -> Any:
+    """``finish(result)``; on an asyncio database ``result`` is the call's coroutine, and this is a
+    coroutine that awaits it, then finishes, so one method body serves both kinds of database."""
+    if isinstance(db, AsyncPooledClient):
+        return _await_then(result, finish)
+    return finish(result)
+
+
+async def _await_then(result: Awaitable[Any], finish: Callable[[Any], _T]) -> _T:
+    return finish(await result)
+
+
+def _each_then(db: Database, calls: Sequence[Callable[[], Any]], finish: Callable[[list[Any]], _T]) -> Any:
+    """The calls one after the other (each awaited before the next starts on an asyncio database),
+    then ``finish`` of their results."""
+    if isinstance(db, AsyncPooledClient):
+        return _await_each(calls, finish)
+    return finish([call() for call in calls])
+
+
+async def _await_each(calls: Sequence[Callable[[], Any]], finish: Callable[[list[Any]], _T]) -> _T:
+    return finish([await call() for call in calls])
+
+
+def _refuse_async(db: Database, what: str, instead: str) -> None:
+    if isinstance(db, AsyncPooledClient):
+        raise TypeError(f"{what} cannot be awaited on an asyncio database: use {instead}")
 
 
 class Expression(NamedTuple):
@@ -513,11 +580,14 @@ class BaseModel(type):
         instance = model(**value) if isinstance(value, Mapping) else value
         if instance.key and instance.key != key:
             raise ValueError(f"the data's key {instance.key!r} does not match the key {key!r} it is stored under")
+        db = model._database()
+        _refuse_async(db, "Model[key] = value", "await Model.create(key, **data) or await instance.save()")
         _, data = serialize_model(instance)
-        model._database().set(key, data)
+        db.set(key, data)
 
     def __delitem__(cls, key: Any) -> None:
         model = cast("type[Model]", cls)
+        _refuse_async(model._database(), "del Model[key]", "await Model.delete_list(keys) or await instance.delete()")
         if isinstance(key, (list, tuple, set, frozenset)):
             model._database().remove_bulk(list(key))
         else:
@@ -569,7 +639,7 @@ class Model(metaclass=BaseModel):
     """A record of a table database. Subclass it, set ``__database__`` (a :class:`TableDatabase`)
     and declare fields as class attributes; ``key`` is the primary key."""
 
-    __database__: ClassVar[Optional[TokyoTyrant]] = None
+    __database__: ClassVar[Optional[Database]] = None
     __fields__: ClassVar[dict[str, Field]]
     __defaults__: ClassVar[dict[str, Any]]
     __indexes__: ClassVar[list[Field]]
@@ -594,7 +664,7 @@ class Model(metaclass=BaseModel):
         return f"<{type(self).__name__}: {self.key}>"
 
     @classmethod
-    def _database(cls) -> TokyoTyrant:
+    def _database(cls) -> Any:
         db = cls.__database__
         if db is None:
             raise ImproperlyConfigured(f"model {cls.__name__} has no __database__ (set it to a TableDatabase)")
@@ -605,13 +675,13 @@ class Model(metaclass=BaseModel):
         if not self.key:
             raise ValueError("cannot save a model without a key")
         key, data = serialize_model(self)
-        return self._database().set(key, data)
+        return cast(bool, self._database().set(key, data))
 
     def delete(self) -> int:
         """Remove the instance's record: 1, or 0 if it was not stored."""
         if not self.key:
             raise ValueError("cannot delete a model without a key")
-        return self._database().remove(self.key)
+        return cast(int, self._database().remove(self.key))
 
     @classmethod
     def create_indexes(cls, safe: bool = True) -> bool:
@@ -619,48 +689,55 @@ class Model(metaclass=BaseModel):
         rebuilt). With ``safe=False`` an index that already exists raises TokyoTyrantError.
         True if the server made every one (kt 0.9.6 returned nothing)."""
         db = cls._database()
-        return all([db.set_index(field.column, field._index_type, not safe) for field in cls.__indexes__])
+        calls = [partial(db.set_index, field.column, field._index_type, not safe) for field in cls.__indexes__]
+        return cast(bool, _each_then(db, calls, all))
 
     @classmethod
     def drop_indexes(cls) -> bool:
         """Remove the indexes of the indexed fields. True if every one was there to remove."""
         db = cls._database()
-        return all([db.delete_index(field.column) for field in cls.__indexes__])
+        return cast(bool, _each_then(db, [partial(db.delete_index, field.column) for field in cls.__indexes__], all))
 
     @classmethod
     def optimize_indexes(cls) -> bool:
         """Optimize the indexes of the indexed fields. True if every one was there to optimize."""
         db = cls._database()
-        return all([db.optimize_index(field.column) for field in cls.__indexes__])
+        return cast(bool, _each_then(db, [partial(db.optimize_index, field.column) for field in cls.__indexes__], all))
 
     @classmethod
     def create(cls: type[_M], key: KeyType, **data: Any) -> _M:
         """A new instance with ``key`` and ``data``, saved."""
         model = cls(key=key, **data)
-        model.save()
-        return model
+        return cast(_M, _then(cls._database(), model.save(), lambda _saved: model))
 
     @classmethod
     def get(cls: type[_M], key: KeyType) -> _M:
         """The instance stored under ``key``; KeyError if there is none."""
-        data = cls._database().get_raw(key)
-        if data is None:
-            raise KeyError(key)
-        return deserialize_into_model(cls, key, data)
+        def finish(data: Optional[bytes]) -> _M:
+            if data is None:
+                raise KeyError(key)
+            return deserialize_into_model(cls, key, data)
+
+        db = cls._database()
+        return cast(_M, _then(db, db.get_raw(key), finish))
 
     @classmethod
     def get_list(cls: type[_M], keys: Iterable[KeyType]) -> list[_M]:
         """The instances stored under ``keys``, in the order of ``keys``; missing keys are left out."""
         keys = list(keys)
-        data = cls._database().get_bulk_raw(keys)
-        out = []
-        for key in keys:
-            raw = data.get(key)
-            if raw is None and isinstance(key, bytes):  # the client may have returned it decoded
-                raw = data.get(_text_or_bytes(key))
-            if raw is not None:
-                out.append(deserialize_into_model(cls, key, raw))
-        return out
+
+        def finish(data: dict[Any, bytes]) -> list[_M]:
+            out = []
+            for key in keys:
+                raw = data.get(key)
+                if raw is None and isinstance(key, bytes):  # the client may have returned it decoded
+                    raw = data.get(_text_or_bytes(key))
+                if raw is not None:
+                    out.append(deserialize_into_model(cls, key, raw))
+            return out
+
+        db = cls._database()
+        return cast("list[_M]", _then(db, db.get_bulk_raw(keys), finish))
 
     @classmethod
     def create_list(cls, models: Iterable[Model]) -> bool:
@@ -671,12 +748,12 @@ class Model(metaclass=BaseModel):
                 raise ValueError("cannot save a model without a key")
             key, data = serialize_model(model)
             records[key] = data
-        return cls._database().set_bulk(records)
+        return cast(bool, cls._database().set_bulk(records))
 
     @classmethod
     def delete_list(cls, keys: Iterable[KeyType]) -> bool:
         """Remove the records of ``keys`` in one request (missing keys are ignored). True."""
-        return cls._database().remove_bulk(list(keys))
+        return cast(bool, cls._database().remove_bulk(list(keys)))
 
     @classmethod
     def all(cls: type[_M]) -> list[_M]:
@@ -693,6 +770,45 @@ class Model(metaclass=BaseModel):
         """The number of records in the database."""
         return cls.query().count()
 
+
+class AsyncModel(Model):
+    """:class:`Model` on an :class:`AsyncTableDatabase`: the same fields, arguments and results,
+    with every method that talks to the server a coroutine, and :meth:`query` an
+    :class:`AsyncModelSearch`. ``await Model[key]`` works; ``Model[key] = value`` and ``del
+    Model[key]`` cannot be awaited and raise TypeError naming the coroutine to use."""
+
+    __database__: ClassVar[Optional[Database]] = None
+
+    if TYPE_CHECKING:
+        # The inherited bodies return the database call's coroutine here; these are their types.
+        def save(self) -> Awaitable[bool]: ...  # type: ignore[override]
+        def delete(self) -> Awaitable[int]: ...  # type: ignore[override]
+        @classmethod
+        def create_indexes(cls, safe: bool = True) -> Awaitable[bool]: ...  # type: ignore[override]
+        @classmethod
+        def drop_indexes(cls) -> Awaitable[bool]: ...  # type: ignore[override]
+        @classmethod
+        def optimize_indexes(cls) -> Awaitable[bool]: ...  # type: ignore[override]
+        @classmethod
+        def create(cls: type[_AM], key: KeyType, **data: Any) -> Awaitable[_AM]: ...  # type: ignore[override]
+        @classmethod
+        def get(cls: type[_AM], key: KeyType) -> Awaitable[_AM]: ...  # type: ignore[override]
+        @classmethod
+        def get_list(cls: type[_AM], keys: Iterable[KeyType]) -> Awaitable[list[_AM]]: ...  # type: ignore[override]
+        @classmethod
+        def create_list(cls, models: Iterable[Model]) -> Awaitable[bool]: ...  # type: ignore[override]
+        @classmethod
+        def delete_list(cls, keys: Iterable[KeyType]) -> Awaitable[bool]: ...  # type: ignore[override]
+        @classmethod
+        def all(cls: type[_AM]) -> Awaitable[list[_AM]]: ...  # type: ignore[override]
+        @classmethod
+        def count(cls) -> Awaitable[int]: ...  # type: ignore[override]
+
+    @classmethod
+    def query(cls: type[_AM]) -> AsyncModelSearch[_AM]:
+        """A search of this model's records; its ``execute``, ``get``, ``delete`` and ``count`` are
+        coroutines and ``async for key in search`` walks its keys."""
+        return AsyncModelSearch(cls)
 
 
 def clone_query(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -737,7 +853,7 @@ class ModelSearch(Generic[_M]):
 
     def clone(self) -> ModelSearch[_M]:
         """An independent copy of this search."""
-        obj = ModelSearch(self._model)
+        obj = type(self)(self._model)
         obj._conditions = list(self._conditions)
         obj._order_by = list(self._order_by)
         obj._limit = self._limit
@@ -799,8 +915,9 @@ class ModelSearch(Generic[_M]):
             q = q.offset(self._offset)
         return q
 
-    def _search(self, cmd: Optional[str] = None) -> Any:
-        return self._model._database().search(self.query_builder().build_search(), cmd)
+    def _search(self, cmd: Optional[str] = None, finish: Callable[[Any], Any] = lambda result: result) -> Any:
+        db = self._model._database()
+        return _then(db, db.search(self.query_builder().build_search(), cmd), finish)
 
     def execute(self) -> list[KeyType]:
         """The primary keys of the matching records."""
@@ -808,7 +925,8 @@ class ModelSearch(Generic[_M]):
 
     def get(self) -> list[_M]:
         """The matching records as model instances."""
-        return [deserialize_into_model(self._model, key, raw) for key, raw in self._search("get")]
+        return cast("list[_M]", self._search("get", lambda records: [
+            deserialize_into_model(self._model, key, raw) for key, raw in records]))
 
     def delete(self) -> bool:
         """Remove the matching records. True."""
@@ -820,4 +938,29 @@ class ModelSearch(Generic[_M]):
 
     def __iter__(self) -> Iterator[KeyType]:
         """The primary keys of the matching records (as :meth:`execute`)."""
+        _refuse_async(self._model._database(), "iterating a search with for", "async for key in search")
         return iter(self.execute())
+
+    def __aiter__(self) -> AsyncIterator[KeyType]:
+        """``async for key in search`` on an asyncio database: the keys :meth:`execute` gives."""
+        return self._each_key()
+
+    async def _each_key(self) -> AsyncIterator[KeyType]:
+        for key in await cast("Awaitable[list[KeyType]]", self.execute()):
+            yield key
+
+
+class AsyncModelSearch(ModelSearch[_AM]):
+    """:class:`ModelSearch` of an :class:`AsyncModel`: the same builder methods; the ones that talk
+    to the server are coroutines."""
+
+    if TYPE_CHECKING:
+        def clone(self) -> AsyncModelSearch[_AM]: ...
+        def filter(self, *expressions: Expression) -> AsyncModelSearch[_AM]: ...
+        def order_by(self, *ordering: Union[Field, Ordering]) -> AsyncModelSearch[_AM]: ...
+        def limit(self, limit: Optional[int] = None) -> AsyncModelSearch[_AM]: ...
+        def offset(self, offset: Optional[int] = None) -> AsyncModelSearch[_AM]: ...
+        def execute(self) -> Awaitable[list[KeyType]]: ...  # type: ignore[override]
+        def get(self) -> Awaitable[list[_AM]]: ...  # type: ignore[override]
+        def delete(self) -> Awaitable[bool]: ...  # type: ignore[override]
+        def count(self) -> Awaitable[int]: ...  # type: ignore[override]

@@ -2,7 +2,8 @@
 """kt 0.9.6's ``kt.models``: models on a Tokyo Tyrant table database (from :mod:`kt_tyrant.models`).
 
 ``from kt.models import *`` gives the names kt 0.9.6's module gave (its standard-library imports
-aside): the fields, ``Model``, ``ModelSearch``, ``TableDatabase`` and their helpers.
+aside): the fields, ``Model``, ``ModelSearch``, ``TableDatabase`` and their helpers, and their
+asyncio twins ``AsyncModel``, ``AsyncModelSearch`` and ``AsyncTableDatabase``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from kt_tyrant.models import *  # noqa: F403
 
 __all__ = [
     "TableDatabase",
+    "AsyncTableDatabase",
+    "AsyncModel",
+    "AsyncModelSearch",
     "Expression",
     "Ordering",
     "Field",
