@@ -14,9 +14,13 @@ An ext script is a Lua file, run as ttserver runs it by :mod:`kt_embedded.standi
 ``kt-embedded[lua]`` extra), or Python callables ``fn(key: bytes, value: bytes, db) -> bytes | None``
 (None is failure; ``db`` is a :class:`ScriptDB`).
 
-``restore`` replays the update-log files (``00000001.ulog``...) of a real ttserver ``-ulog``
-directory; the stand-in writes no update log itself. ``setmst`` is remembered (``stat`` shows it)
-but the stand-in never replicates.
+With ``-ulog DIR -sid N [-ulim SIZE]`` it keeps an update log as ttserver does, in ttserver's files
+(:mod:`kt_embedded.standin.tt_ulog`), and serves ``repl`` (:mod:`kt_core.tyrant_repl`) from it to
+``TokyoTyrant.replicate`` and to a slave, real or stand-in. With ``-mhost H -mport P [-rts FILE]`` it
+is itself a slave of that master, as ttserver's: it applies the master's records (logging them
+under their server id, so two servers can be each other's master) and keeps the newest time stamp
+applied in the RTS file (default ``ttserver.rts``). ``restore`` replays the update-log files of a
+``-ulog`` directory. ``setmst`` is remembered (``stat`` shows it) but does not start replication.
 """
 
 from __future__ import annotations
@@ -28,20 +32,23 @@ import os
 import re
 import resource
 import signal
-import struct
+import socket
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 from kt_core import tyrant as tt
+from kt_core import tyrant_repl as repl
 from kt_core.errors import ProtocolError
+from kt_core.reader import NEED_MORE, Reader
 
-from .base import CLOSE_IF_IDLE, Session, StandinServer, common_arguments
-from .tt_db import Database, open_database, tc_atof
+from .base import CLOSE, CLOSE_IF_IDLE, Session, StandinServer, common_arguments
+from .tt_db import Database, open_database, tc_atof, tc_atoi
 from .tt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_TIME_LIMIT, LuaExt, LuaUnavailableError, import_lua51
+from .tt_ulog import TIME_DEVIANCE_US, LoggedDatabase, UpdateLog
 
 __all__ = ["TokyoTyrantStandin", "ScriptDB", "command_mask", "load_scripts", "main"]
 
@@ -84,13 +91,20 @@ def command_mask(expr: str) -> int:
     return mask & _ALL_MASK
 
 
-# An update-log record (tculog): magic 0xC9, time stamp (usec), sid, mid, message size; then the
-# message: the request as the client sent it (misc without its options field) and a last byte 0 if
-# the command succeeded when it was logged.
-_ULOG_HEAD = struct.Struct(">BQHHI")
-_ULOG_MAGIC = 0xC9
 _ULOG_NAME = re.compile(r"([0-9]+)")
-_TIME_DEVIANCE_US = 30 * 1000000  # TCULTMDEVALW: how far before the time stamp the reader starts looking
+#: How often the master sends a NOP on an idle stream. ttserver waits a second; the stand-in is
+#: quicker so that a consumer sees sooner that it has caught up (the bytes sent are the same).
+REPL_NOP_INTERVAL = 0.25
+
+
+class _ReplRequest:
+    """A decoded ``repl`` request: the time stamp to start at and the slave's server id."""
+
+    __slots__ = ("sid", "ts")
+
+    def __init__(self, ts: int, sid: int) -> None:
+        self.ts = ts
+        self.sid = sid
 
 
 class ScriptDB:
@@ -176,8 +190,15 @@ class TokyoTyrantStandin(StandinServer):
                  scripts: Union[Mapping[str, ExtFunction], str, os.PathLike[str], None] = None,
                  workdir: Union[str, os.PathLike[str], None] = None, log: Optional[str] = None,
                  mask: int = 0, lua_threads: int = DEFAULT_THREADS, lua_time_limit: float = DEFAULT_TIME_LIMIT,
-                 lua_memory_limit: int = DEFAULT_MEMORY_LIMIT, sid: int = 0, **kwargs: Any) -> None:
+                 lua_memory_limit: int = DEFAULT_MEMORY_LIMIT, sid: int = 0, ulog: Optional[str] = None,
+                 ulim: int = 0, mhost: Optional[str] = None, mport: int = 1978, rts: str = "ttserver.rts",
+                 **kwargs: Any) -> None:
         self.db = open_database(database)  # fail on a bad spec before binding
+        self.ulog: Optional[UpdateLog] = None
+        if ulog is not None and sid > 0:  # ttserver turns the log off without a server id
+            self.ulog = UpdateLog(ulog, ulim)
+            # Every update, Lua's included, goes through the wrapper: it logs as tculogadb* do.
+            self.db = cast(Database, LoggedDatabase(self.db, self.ulog, sid))
         self.lua: Optional[LuaExt] = None
         lua_path: Optional[Path] = None
         if scripts is None:
@@ -203,6 +224,10 @@ class TokyoTyrantStandin(StandinServer):
         self.rts = 0  # the replication time stamp stat reports while a master is set
         self.mask = mask  # -mask: forbidden commands (command_mask bits)
         self.sid = sid
+        self._conn_local = threading.local()
+        self._slave: Optional[_Slave] = None
+        if mhost and sid > 0:
+            self._slave = _Slave(self, mhost, mport, rts)
         if lua_path is not None:
             try:  # after the log is open: the script's top level and _begin run now, and may log
                 self.lua = LuaExt(lua_path, self.db, self.log, threads=lua_threads, time_limit=lua_time_limit,
@@ -213,6 +238,9 @@ class TokyoTyrantStandin(StandinServer):
 
     # -- protocol hooks ------------------------------------------------------------------
     def parse(self, buf: Any, pos: int, end: int, limit: int) -> Any:
+        if end - pos >= 2 and buf[pos] == tt.MAGIC and buf[pos + 1] == repl.CMD_REPL:
+            r = repl.parse_repl_request(buf, pos, end, limit)
+            return r if isinstance(r, int) else (r[0], _ReplRequest(r[1], r[2]))
         if end - pos >= 2 and buf[pos] == tt.MAGIC and buf[pos + 1] not in tt.COMMAND_NAMES:
             return pos + 2, _UnknownCommand(buf[pos + 1])
         return tt.parse_request(buf, pos, end, limit)
@@ -223,6 +251,10 @@ class TokyoTyrantStandin(StandinServer):
             # nothing there it closes the connection.
             self.log(f"unknown command 0x{request.byte:02x} from {session.peer}")
             return CLOSE_IF_IDLE
+        if isinstance(request, _ReplRequest):
+            with self._count_lock:
+                self.counts["repl"] += 1
+            return self._serve_repl(request)
         command, fields = request
         with self._count_lock:
             self.counts[command] += 1
@@ -241,8 +273,21 @@ class TokyoTyrantStandin(StandinServer):
             self._log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\t{message}\n")
             self._log.flush()
 
+    def serve_forever(self) -> None:
+        if self._slave is not None and not self._slave.is_alive():
+            self._slave.start()
+        super().serve_forever()
+
+    def _serve_connection(self, conn: Any, peer: Any) -> None:
+        self._conn_local.conn = conn  # a repl stream takes the connection over
+        super()._serve_connection(conn, peer)
+
     def stop(self) -> None:
+        if self._slave is not None:
+            self._slave.stop()
         super().stop()
+        if self.ulog is not None:
+            self.ulog.close()
         if self.lua is not None:
             self.lua.close()  # runs the script's _end
             self.lua = None
@@ -280,6 +325,64 @@ class TokyoTyrantStandin(StandinServer):
         if command == "get":
             self._miss("get")
         return tt.encode_code_reply(1)
+
+    # -- replication master (repl) ------------------------------------------------------------
+    def _serve_repl(self, req: _ReplRequest) -> Any:
+        """ttserver's do_repl: the server id, then every record stamped ``req.ts`` or later except those
+        of (or replicated from) server id ``req.sid``; a NOP first and then at most every
+        :data:`REPL_NOP_INTERVAL` seconds at the top of a round, or while skipping records."""
+        if req.ts < 1 or req.sid < 1:
+            self.log("do_repl: invalid parameters")
+            return CLOSE()
+        if self.mask & _MASK_BIT["repl"]:
+            self.log("do_repl: forbidden")
+            return CLOSE()
+        if req.sid == self.sid:
+            self.log("do_repl: rejected circular replication")
+            return CLOSE()
+        conn = self._conn_local.conn
+        conn.sendall(repl.encode_repl_open(self.sid))
+        ulog = self.ulog
+        if ulog is None:
+            self.log("do_repl: tculrdnew failed")
+            return CLOSE()
+        reader = ulog.reader(req.ts)
+        self.log(f"replicating to sid={req.sid} after {req.ts - 1}")
+        nop = repl.encode_repl_nop()
+        sid = req.sid
+        noptime = 0.0
+        try:
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                if now - noptime >= REPL_NOP_INTERVAL:
+                    conn.sendall(nop)
+                    noptime = now
+                seen = ulog.writes
+                out: list[bytes] = []
+                size = 0
+                skipped = 0
+                while (rec := reader.read()) is not None:
+                    rts, rsid, rmid, message = rec
+                    if rsid == sid or rmid == sid:
+                        if skipped & 0xFF == 0 and time.monotonic() - noptime >= REPL_NOP_INTERVAL:
+                            out.append(nop)
+                            noptime = time.monotonic()
+                        skipped += 1
+                        continue
+                    out.append(repl.encode_repl_record(rts, rsid, message))
+                    size += len(message) + 17
+                    if size >= 65536:
+                        conn.sendall(b"".join(out))
+                        out, size = [], 0
+                if out:
+                    conn.sendall(b"".join(out))
+                # tculrdwait: until the log grows, or the next NOP is due
+                ulog.wait(seen, max(noptime + REPL_NOP_INTERVAL - time.monotonic(), 0.001))
+        except OSError:
+            self.log("do_repl: connection closed")
+        finally:
+            reader.close()
+        return CLOSE()
 
     def _miss(self, kind: str) -> None:
         with self._count_lock:
@@ -376,9 +479,13 @@ class TokyoTyrantStandin(StandinServer):
         return tt.encode_ext_reply(bytes(result))
 
     def _cmd_sync(self) -> bytes:
+        if self.ulog is not None:
+            cast(LoggedDatabase, self.db).sync()
         return tt.encode_code_reply(0)
 
     def _cmd_optimize(self, params: bytes) -> bytes:
+        if self.ulog is not None:
+            cast(LoggedDatabase, self.db).optimize(params)
         return tt.encode_code_reply(0)
 
     def _cmd_vanish(self) -> bytes:
@@ -407,7 +514,7 @@ class TokyoTyrantStandin(StandinServer):
         numbers = [int(m.group(1)) for m in map(_ULOG_NAME.match, os.listdir(directory))
                    if m is not None and m.string.endswith(".ulog")]
         last = max([n for n in numbers if (directory / f"{n:08d}.ulog").is_file()] or [1])
-        since = ts - _TIME_DEVIANCE_US if ts > _TIME_DEVIANCE_US else 0
+        since = ts - TIME_DEVIANCE_US if ts > TIME_DEVIANCE_US else 0
         first = 1
         for n in range(last, 0, -1):  # tculrdnew: back from the newest file to one begun before `since`
             try:
@@ -416,7 +523,7 @@ class TokyoTyrantStandin(StandinServer):
             except OSError:
                 break
             first = n
-            if len(head) == 9 and since >= struct.unpack(">Q", head[1:9])[0]:
+            if len(head) == 9 and since >= int.from_bytes(head[1:9], "big"):
                 break
         for n in range(first, last + 1):
             try:
@@ -424,22 +531,32 @@ class TokyoTyrantStandin(StandinServer):
             except OSError:
                 return True
             pos = 0
-            while pos + _ULOG_HEAD.size <= len(data):  # a file ending inside a record's head: the next file
-                magic, stamp, _sid, _mid, size = _ULOG_HEAD.unpack_from(data, pos)
-                message = data[pos + _ULOG_HEAD.size:pos + _ULOG_HEAD.size + size]
-                if magic != _ULOG_MAGIC or len(message) < size:
-                    return True  # tculrdread stops at a bad magic byte or a cut-off message: no error
-                pos += _ULOG_HEAD.size + size
+            while True:
+                try:
+                    r = repl.read_ulog_record(data, pos, len(data), len(data) + repl.ULOG_RECORD_HEAD.size)
+                except ProtocolError:
+                    return True  # tculrdread stops at a bad magic byte: no error
+                if isinstance(r, int):
+                    break  # a file ending inside a record: the next file
+                pos, stamp, rsid, rmid, message = r
                 if stamp < ts:
                     continue
-                outcome = self._redo(message)
+                outcome = self._redo(message, rsid, rmid)
                 if outcome is None or (check and not outcome):
                     return False
         return True
 
-    def _redo(self, message: bytes) -> Optional[bool]:
-        """tculogadbredo: apply one logged command. None if it cannot be replayed, else whether it ended
+    def _redo(self, message: bytes, sid: int = 0, mid: int = 0) -> Optional[bool]:
+        """tculogadbredo: apply one logged command (logged again under server id ``sid`` and master id
+        ``mid``, when this server keeps a log). None if it cannot be replayed, else whether it ended
         as logged (the message's last byte is 0 when the command had succeeded)."""
+        with self.db.lock:
+            if self.ulog is None:
+                return self._redo_locked(message)
+            with cast(LoggedDatabase, self.db).origin(sid, mid):
+                return self._redo_locked(message)
+
+    def _redo_locked(self, message: bytes) -> Optional[bool]:
         if len(message) < 3 or message[0] != tt.MAGIC:
             return None
         succeeded = message[-1] == 0
@@ -462,8 +579,10 @@ class TokyoTyrantStandin(StandinServer):
             return db.addint(fields["key"], fields["num"]) is not None or not succeeded
         elif command == "adddouble":
             return db.adddouble(fields["key"], fields["num"]) is not None or not succeeded
-        elif command in ("sync", "optimize"):
-            ok = True
+        elif command == "sync":
+            ok = self._cmd_sync() == b"\x00"
+        elif command == "optimize":
+            ok = self._cmd_optimize(fields["params"]) == b"\x00"
         elif command == "vanish":
             ok = db.vanish()
         elif command == "misc":
@@ -490,9 +609,10 @@ class TokyoTyrantStandin(StandinServer):
         return tt.encode_stat_reply(self.status())
 
     def _cmd_misc(self, name: bytes, args: list[bytes], opts: int) -> bytes:
-        # RDBMONOULOG (opts 1) is accepted: the stand-in has no update log anyway. A function the
-        # database type lacks (range on a hash, putdup on the `+` tree, ...) is code 1.
-        code, out = self.db.misc(name.decode("latin-1"), args)
+        # RDBMONOULOG (opts 1): not logged. A function the database type lacks (range on a hash,
+        # putdup on the `+` tree, ...) is code 1.
+        db = cast(LoggedDatabase, self.db).inner if self.ulog is not None and opts & tt.RDBMONOULOG else self.db
+        code, out = db.misc(name.decode("latin-1"), args)
         return tt.encode_misc_reply(code, out)
 
     def status(self) -> dict[str, object]:
@@ -522,6 +642,91 @@ class TokyoTyrantStandin(StandinServer):
         for name in ("put", "out", "get"):
             st[f"cnt_{name}_miss"] = self.misses[name]
         return st
+
+
+class _Slave(threading.Thread):
+    """ttserver's replication slave (``-mhost/-mport/-rts``, do_slave): every second while no stream
+    runs, it reads the time stamp in the RTS file, asks the master for the records after it (``repl``
+    with that time stamp plus one and its own server id), applies each as tculogadbredo does (logged
+    under the record's server id, with the master's id as master id) and writes the record's time
+    stamp to the RTS file (``%llu\n``) after each."""
+
+    def __init__(self, server: TokyoTyrantStandin, host: str, port: int, rtspath: str) -> None:
+        super().__init__(name="ttserver-standin-slave", daemon=True)
+        self.server = server
+        self.host, self.port, self.rtspath = host, port, rtspath
+        self.rts = 0
+        self._alive = threading.Event()
+        self._alive.set()
+        self._sock: Optional[socket.socket] = None
+
+    def stop(self) -> None:
+        self._alive.clear()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(3)
+
+    def run(self) -> None:
+        failed = False
+        while self._alive.is_set():
+            try:
+                with open(self.rtspath, "rb") as f:
+                    self.rts = tc_atoi(f.read(64)) % (1 << 64)
+            except OSError:
+                self.rts = 0
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=60)
+            except OSError:
+                if not failed:
+                    self.server.log("do_slave: tcreplopen failed")
+                failed = True
+                self._alive.wait(1.0)
+                continue
+            self._sock = sock
+            try:
+                sock.sendall(repl.encode_repl(self.rts + 1, self.server.sid))
+                self._follow(sock)
+            except (OSError, ProtocolError, ValueError):
+                pass
+            finally:
+                self._sock = None
+                sock.close()
+            failed = False
+            self.server.log("replication finished")
+            self._alive.wait(1.0)  # do_slave runs once a second
+
+    def _follow(self, sock: socket.socket) -> None:
+        reader = Reader(1 << 30)
+        mid: Optional[int] = None
+        server = self.server
+        while self._alive.is_set():
+            frame = reader.read(repl.read_repl_frame if mid is not None else repl.read_repl_open)
+            if frame is NEED_MORE:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                reader.feed(data)
+                continue
+            if mid is None:
+                mid = frame[1]
+                if mid < 1:
+                    return
+                server.log(f"replicating from sid={mid} ({self.host}:{self.port}) after {self.rts}")
+                continue
+            _, rts, rsid, message = frame
+            if message is None or not message:
+                continue
+            if server._redo(message, rsid, mid) is None:
+                server.log("do_slave: tculogadbredo failed")
+                return
+            with open(self.rtspath, "wb") as f:
+                f.write(b"%d\n" % rts)
+            self.rts = rts
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -557,7 +762,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="call the Lua ext function NAME every PERIOD seconds")
     parser.add_argument("-thnum", type=int, default=DEFAULT_THREADS,
                         help="Lua states for the ext script (ttserver's worker threads; default 8)")
-    parser.add_argument("-sid", type=int, default=0, help="server id (stat's sid, the script's _sid)")
+    parser.add_argument("-sid", type=int, default=0, help="server id (stat's sid, the script's _sid; needed by -ulog)")
+    parser.add_argument("-ulog", default=None, help="keep an update log in this (existing) directory")
+    parser.add_argument("-ulim", type=_atoix, default=0, help="size at which the update log begins its next file")
+    parser.add_argument("-mhost", default=None, help="replicate from the master on this host")
+    parser.add_argument("-mport", type=int, default=1978, help="the master's port (default 1978)")
+    parser.add_argument("-rts", default="ttserver.rts", help="the slave's replication time stamp file")
     parser.add_argument("-lua-time-limit", dest="lua_time_limit", type=float, default=DEFAULT_TIME_LIMIT,
                         help="seconds a Lua ext call may run before it fails (stand-in only; default 10)")
     parser.add_argument("-lua-memory-limit", dest="lua_memory_limit", type=_atoix, default=DEFAULT_MEMORY_LIMIT,
@@ -570,12 +780,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="forbid the commands EXPR names, as ttserver -mask (e.g. put,misc or allwrite)")
     parser.add_argument("-unmask", dest="mask_ops", action=_MaskAction, metavar="EXPR",
                         help="allow again the commands EXPR names (after -mask)")
-    for flag in ("-tout", "-pid", "-ulog", "-ulim", "-mhost", "-mport", "-rts", "-skel", "-mul"):
+    for flag in ("-tout", "-pid", "-skel", "-mul"):
         parser.add_argument(flag, dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
     for flag in ("-dmn", "-kl", "-ld", "-le", "-uas", "-rcc"):
         parser.add_argument(flag, action="store_true", dest="ignored" + flag.replace("-", "_"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = [name for name, value in vars(args).items() if name.startswith("ignored") and value]
+    if args.sid > 0xFFFF:  # as ttserver: too large a server id is ignored
+        args.sid = 0
     mask = 0
     for op, expr in args.mask_ops or ():  # in command-line order, as ttserver applies them
         mask = mask | command_mask(expr) if op == "-mask" else mask & ~command_mask(expr)
@@ -583,7 +795,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         server = TokyoTyrantStandin(args.host, args.port, args.database, scripts=args.ext, log=args.log,
                                     max_request_size=args.max_request_size, mask=mask, lua_threads=args.thnum,
                                     lua_time_limit=args.lua_time_limit, lua_memory_limit=args.lua_memory_limit,
-                                    sid=args.sid)
+                                    sid=args.sid, ulog=args.ulog, ulim=args.ulim, mhost=args.mhost,
+                                    mport=args.mport, rts=args.rts)
     except (ValueError, OSError, LuaUnavailableError) as exc:
         print(f"tyrant stand-in: {exc}", file=sys.stderr)
         return 1
