@@ -17,6 +17,7 @@ from kt_core.io.aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnectionPo
 from kt_core.io.aio_pooled import AsyncPooledClient, refuse_unawaitable
 from kt_core.pipeline import AsyncPipeline, install_pipeline_commands
 from kt_core.retry import RetryPolicy
+from kt_core.tyrant_repl import Change
 from kt_serializers import KT_BINARY
 
 from .commands import KeyType, TyrantCommands
@@ -80,6 +81,12 @@ class AsyncTokyoTyrant(TyrantCommands, AsyncPooledClient):
 
     def __repr__(self) -> str:
         return f"<AsyncTokyoTyrant {self.host}:{self.port} serializer={self.serializer!r}>"
+
+    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> AsyncIterator[Change]:
+        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap, decode=decode)
+
+    replicate.__doc__ = TyrantCommands.replicate.__doc__
 
     def __aiter__(self) -> AsyncIterator[KeyType]:
         """``async for key in client``: every key (all of them are read first, as :meth:`keys` does)."""

@@ -8,6 +8,7 @@ return values are described there), run to completion in the calling thread; fra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kt_core.command import install_commands
@@ -15,6 +16,7 @@ from kt_core.pipeline import Pipeline, install_pipeline_commands
 from kt_core.pool import ConnectionPool
 from kt_core.pooled import PooledClient
 from kt_core.retry import RetryPolicy
+from kt_core.tyrant_repl import Change
 from kt_serializers import KT_BINARY
 
 from .commands import KeyType, TyrantCommands
@@ -85,6 +87,12 @@ class TokyoTyrant(TyrantCommands, PooledClient):
 
     def __enter__(self) -> TokyoTyrant:
         return self
+
+    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Iterator[Change]:
+        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap, decode=decode)
+
+    replicate.__doc__ = TyrantCommands.replicate.__doc__
 
     if TYPE_CHECKING:
         # What the mixin's properties give on this client (it runs their commands to a value).

@@ -46,13 +46,21 @@ is sent: none of them is ever turned into ``False`` or ``None``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Union
 
-from kt_core.command import Call, Read, Send, Steps, command, unpipelined
-from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError, TokyoTyrantScriptError
+from kt_core.command import Acquire, Call, Items, Read, Send, Steps, SyncRunner, command, iterator_command, unpipelined
+from kt_core.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    KtConnectionError,
+    KtTimeoutError,
+    TokyoTyrantError,
+    TokyoTyrantScriptError,
+)
 from kt_core.pooled import parse_server_url
 from kt_core.progress import expected_keys, hit_keys
 from kt_core.tyrant import (
@@ -109,6 +117,16 @@ from kt_core.tyrant import (
     read_sync,
     read_vanish,
     read_vsiz,
+)
+from kt_core.tyrant_repl import (
+    Change,
+    ReplicationGapError,
+    ReplicationRefusedError,
+    SetChange,
+    decode_message,
+    encode_repl,
+    read_repl_frame,
+    read_repl_open,
 )
 from kt_serializers import BinarySerializer, NoneSerializer, get_serializer
 
@@ -1052,3 +1070,134 @@ class TyrantCommands:
             return int(items[0])
         except (IndexError, ValueError):
             raise _failed("misc genuid", 0, f"reply {items!r} is not a number") from None
+
+    # ------------------------------------------------------------------ the change stream (repl)
+
+    def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Any:
+        """The server's change stream (its update log, read as a replication slave reads it: ``repl``):
+        every change stamped after ``since``, in log order, as typed records of
+        :mod:`kt_core.tyrant_repl` (``SetChange``, ``AppendChange``, ``AddChange``, ``RemoveChange``,
+        ``ClearChange``, ``MiscChange``, ``OtherChange``; each has ``ts``, ``sid`` and ``ok``; no
+        database number and no expiry: Tokyo Tyrant has neither). An iterator on the blocking client,
+        an async iterator (``async for``) on the asyncio client. The server needs ``-ulog`` and ``-sid``.
+
+        Resuming: store the ``ts`` of the last change applied and pass it as ``since``: the stream
+        continues strictly after it, so nothing is missed or repeated across a reconnect (ttserver
+        stamps a change with its clock in microseconds; two changes logged in the same microsecond
+        would share a stamp, and one could be skipped, as ttserver's own slaves would skip it).
+        ``since=0`` starts at the oldest change the server still has.
+
+        ``sid``: the server skips the changes made by, or replicated from, server id ``sid`` (a
+        slave's own); the default 65535 is one no server is expected to use, and the server's own id
+        is refused. ``wait``: once caught up, how long to wait for the next change before the
+        iteration ends (seconds; 0 ends it as soon as it is caught up; None follows the log for
+        ever). The server says it is caught up only with its idle signal, sent at most once a second
+        by ttserver, so a stream lasts about a second at least. ``timeout``: how long a read may wait
+        (an idle ttserver sends its signal every second, so silence means a broken stream).
+        ``decode``: values of ``SetChange`` records through the client's serializer and keys as the
+        client's ``decode_keys`` says (the default gives the stored bytes; appended pieces, numbers
+        and misc arguments always stay as logged).
+
+        The stream runs on a connection of its own (not a pooled one), closed when the iteration
+        ends, is closed or fails. A server that closes it at once (no update log, ``sid`` its own,
+        ``-mask repl``) raises :class:`~kt_core.tyrant_repl.ReplicationRefusedError`. With
+        ``check_gap`` (the default) and ``since`` > 0, a server whose oldest change left is newer than
+        ``since`` (update log files were removed) raises
+        :class:`~kt_core.tyrant_repl.ReplicationGapError` rather than silently skipping what was
+        removed. The server does not say which files it removed, so this also fires for a ``since``
+        older than its first change ever (a position that is not a change's ``ts``): pass
+        ``check_gap=False`` for that. The blocking client checks at the call, the asyncio client when
+        the iteration starts.
+        """
+        for name, value in (("since", since), ("sid", sid)):
+            if type(value) is not int:
+                raise InvalidTypeError(f"{name} must be an int, not {type(value).__name__}")
+        if not 0 <= since < (1 << 64) - 1:
+            raise InvalidArgumentError(f"since must be in 0..2**64-2, got {since}")
+        if not 0 < sid < 1 << 32:
+            raise InvalidArgumentError(f"sid must be in 1..2**32-1, got {sid}")
+        if wait is not None and (isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0):
+            raise InvalidArgumentError(f"wait must be a number of seconds >= 0 or None, got {wait!r}")
+        check_first = check_gap and since > 0
+        if check_first and isinstance(self, SyncRunner):
+            # A blocking call can do the round trips before it returns the stream; an async iterator
+            # can only do them once it is iterated.
+            self._run(self._check_repl_gap(since, timeout))
+            check_first = False
+        return self._replication(since, sid, wait, timeout, check_first, decode)
+
+    def _open_repl(self, ts: int, sid: int, timeout: float | None) -> Steps[Any]:
+        """A new connection (not pooled) on which the server streams its records from ``ts`` on; the
+        server's first NOP read."""
+        conn = yield Acquire(fresh=True, timeout=timeout)
+        try:
+            yield Send(encode_repl(ts, sid), on=conn)
+            try:
+                yield Read(read_repl_open, on=conn)
+                yield Read(read_repl_frame, on=conn)  # its first NOP, sent at once
+            except KtTimeoutError:
+                raise
+            except KtConnectionError:
+                raise ReplicationRefusedError(
+                    f"{self.host}:{self.port} refused replication (a server needs -ulog and -sid to serve it, "
+                    f"and refuses its own sid)") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @iterator_command
+    def _replication(self, since: int, sid: int, wait: float | None, timeout: float | None,
+                     check_gap: bool, decode: bool) -> Steps[None]:
+        if check_gap:
+            yield from self._check_repl_gap(since, timeout)
+        conn = yield from self._open_repl(since + 1, sid, timeout)
+        try:
+            frame = Read(read_repl_frame, on=conn)  # one operation object for every frame
+            idle_since = time.monotonic()
+            while True:
+                _, ts, rsid, message = yield frame
+                if message is None:  # a NOP after the first: the server sent what it had
+                    if wait is not None and time.monotonic() - idle_since >= wait:
+                        return
+                else:
+                    change = decode_message(message, ts, rsid)
+                    yield Items([self._decode_change(change) if decode else change])
+                    idle_since = time.monotonic()
+        finally:
+            conn.close()
+
+    def _decode_change(self, change: Change) -> Change:
+        key = getattr(change, "key", None)
+        if isinstance(change, SetChange):
+            # a key that decode_keys turns into a str: the records say bytes, for the default case
+            return dataclasses.replace(change, key=self._decode_key(change.key),  # type: ignore[arg-type]
+                                       value=self._loads(change.value))
+        if key is not None:
+            return dataclasses.replace(change, key=self._decode_key(key))  # type: ignore[call-arg]
+        return change
+
+    def _check_repl_gap(self, since: int, timeout: float | None) -> Steps[None]:
+        """Raise ReplicationGapError when the server's oldest change left is newer than ``since`` (or it
+        has none): ttserver would silently start at its oldest file left."""
+        conn = yield from self._open_repl(1, _PROBE_SID, timeout)
+        try:
+            _, first, _, message = yield Read(read_repl_frame, on=conn)
+        finally:
+            conn.close()
+        if message is None:
+            first = 0  # a NOP after the first: the log is empty
+        if first <= since:
+            if first:
+                return
+            raise ReplicationGapError(
+                f"changes after ts {since} may be gone: the server's update log holds no change (its files were "
+                "removed?); re-read the database and resume from a new time stamp, or pass check_gap=False")
+        raise ReplicationGapError(
+            f"changes after ts {since} may be gone: the server's oldest change left is ts {first} (update log "
+            "files were removed?); re-read the database and resume from a new time stamp, or pass check_gap=False")
+
+
+#: The server id the gap check replicates as: one no server is expected to use, so nothing is skipped.
+_PROBE_SID = 65535
