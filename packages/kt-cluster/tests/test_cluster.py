@@ -1,10 +1,10 @@
-"""KyotoCluster / TokyoTyrantCluster against three servers: routing, bulk split and merge order,
-whole-database merges, refusals and rebalancing (stand-ins and real servers)."""
+"""KyotoCluster / TokyoTyrantCluster and their asyncio twins against three servers: routing, bulk split
+and merge order, whole-database merges, refusals and rebalancing (stand-ins and real servers)."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,9 +23,10 @@ def direct(kind: str, manager: Any) -> Any:
 
 
 @pytest.fixture
-def cluster(servers: tuple[str, list[Any]]) -> Iterator[Any]:
+def cluster(servers: tuple[str, list[Any]], new_cluster: Callable[..., Any]) -> Iterator[Any]:
+    """A cluster over the three servers, blocking or asyncio (behind a blocking facade)."""
     kind, managers = servers
-    with make_cluster(kind, managers) as c:
+    with new_cluster(kind, [f"{m.host}:{m.port}" for m in managers]) as c:
         c.clear()
         yield c
         c.clear()
@@ -141,8 +142,12 @@ def test_rebalance_moves_the_keys_whose_shard_changed(servers: tuple[str, list[A
         new.close()
 
 
-def test_one_cluster_shared_by_threads(cluster: Any) -> None:
+def test_one_cluster_shared_by_threads(servers: tuple[str, list[Any]]) -> None:
     import threading
+
+    kind, managers = servers
+    cluster = make_cluster(kind, managers)
+    cluster.clear()
 
     errors: list[BaseException] = []
 
@@ -163,3 +168,5 @@ def test_one_cluster_shared_by_threads(cluster: Any) -> None:
         thread.join()
     assert not errors, errors
     assert cluster.count() == 400
+    cluster.clear()
+    cluster.close()

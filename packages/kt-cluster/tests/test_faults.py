@@ -1,22 +1,29 @@
 """Network faults on one node (through kt_embedded's FaultProxy): the other shards keep answering, a down
-shard raises at once, health checks bring it back, dual masters fail over, retries only when idempotent."""
+shard raises at once, health checks bring it back, dual masters fail over, retries only when idempotent;
+on the blocking and the asyncio clusters."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kt_cluster import KyotoCluster, ReplicaSet, ShardDownError, TokyoTyrantCluster
+from kt_cluster import ReplicaSet, ShardDownError
 from kt_cluster.base import jittered
 from kt_core.errors import KtConnectionError, KtTimeoutError
 from kt_core.retry import RetryPolicy
 from kt_embedded.faultproxy import FaultProxy
+from kt_kyoto import KyotoTycoon
+from kt_tyrant import TokyoTyrant
+
+Factory = Callable[..., Any]
 
 
-def cluster_class(kind: str) -> Any:
-    return KyotoCluster if kind == "kt" else TokyoTyrantCluster
+def direct(kind: str, address: str) -> Any:
+    """A blocking client of one server (to look at a member behind the cluster's back)."""
+    host, _, port = address.rpartition(":")
+    return (KyotoTycoon if kind == "kt" else TokyoTyrant)(host, int(port))
 
 
 @pytest.fixture
@@ -39,19 +46,19 @@ def keys_by_shard(cluster: Any, n: int = 300) -> dict[str, str]:
     return out
 
 
-def wait_until(condition: Any, limit: float = 10.0) -> None:
+def wait_until(condition: Any, limit: float = 10.0, pause: Callable[[float], None] = time.sleep) -> None:
     deadline = time.monotonic() + limit
     while not condition():
         assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.02)
+        pause(0.02)
 
 
 @pytest.mark.parametrize("fault", ["stall", "cut"])
 def test_a_faulty_node_leaves_the_other_shards_answering(servers: tuple[str, list[Any]], proxy: FaultProxy,
-                                                         fault: str) -> None:
+                                                         fault: str, new_cluster: Factory) -> None:
     kind, managers = servers
     nodes = [f"{proxy.host}:{proxy.port}", addr(managers[1]), addr(managers[2])]
-    with cluster_class(kind)(nodes, timeout=0.5, down_interval=600) as cluster:
+    with new_cluster(kind, nodes, timeout=0.5, down_interval=600) as cluster:
         cluster.clear()
         keys = keys_by_shard(cluster)
         for key in keys.values():
@@ -89,29 +96,31 @@ def test_a_faulty_node_leaves_the_other_shards_answering(servers: tuple[str, lis
         cluster.clear()
 
 
-def test_background_health_checks_bring_a_node_back(servers: tuple[str, list[Any]], proxy: FaultProxy) -> None:
+def test_background_health_checks_bring_a_node_back(servers: tuple[str, list[Any]], proxy: FaultProxy,
+                                                    new_cluster: Factory,
+                                                    let_time_pass: Callable[[Any, float], None]) -> None:
     kind, managers = servers
     nodes = [f"{proxy.host}:{proxy.port}", addr(managers[1])]
-    with cluster_class(kind)(nodes, timeout=0.5, down_interval=600, health_check_interval=0.05) as cluster:
+    with new_cluster(kind, nodes, timeout=0.5, down_interval=600, health_check_interval=0.05) as cluster:
         bad = keys_by_shard(cluster)[nodes[0]]
         proxy.refuse()
         with pytest.raises(KtConnectionError):
             cluster.get(bad)
         assert cluster.health()[nodes[0]][0]["up"] is False
         proxy.passthrough()
-        wait_until(lambda: cluster.health()[nodes[0]][0]["up"])
+        wait_until(lambda: cluster.health()[nodes[0]][0]["up"], pause=lambda s: let_time_pass(cluster, s))
         assert cluster.get(bad) is None
 
 
 def test_a_dual_master_pair_fails_over_to_the_other_master(servers: tuple[str, list[Any]],
-                                                           proxy: FaultProxy) -> None:
+                                                           proxy: FaultProxy, new_cluster: Factory) -> None:
     # Two unreplicated servers stand in for the pair: this tests the routing, not the replication
     # (test_failover_real.py runs a real replicated pair).
     kind, managers = servers
     pair = ReplicaSet.dual_master(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="pair")
-    with cluster_class(kind)([pair, addr(managers[2])], timeout=0.5, down_interval=600) as cluster:
+    with new_cluster(kind, [pair, addr(managers[2])], timeout=0.5, down_interval=600) as cluster:
         cluster.clear()
-        first, second = (direct.client for direct in cluster.shards["pair"].masters)
+        first, second = direct(kind, f"{proxy.host}:{proxy.port}"), direct(kind, addr(managers[1]))
         key = keys_by_shard(cluster)["pair"]
         assert cluster.set(key, "on-first")
         assert first.get(key) == "on-first" and second.get(key) is None
@@ -125,13 +134,15 @@ def test_a_dual_master_pair_fails_over_to_the_other_master(servers: tuple[str, l
         assert cluster.set(key, "still-second")  # the active master stays: no flip-flop
         assert second.get(key) == "still-second"
         cluster.clear()
+        first.close()
+        second.close()
 
 
 def test_a_non_idempotent_write_is_not_resent_to_the_other_master(servers: tuple[str, list[Any]],
-                                                                  proxy: FaultProxy) -> None:
+                                                                  proxy: FaultProxy, new_cluster: Factory) -> None:
     kind, managers = servers
     pair = ReplicaSet.dual_master(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="pair")
-    with cluster_class(kind)([pair], timeout=0.5, down_interval=600, retry=3) as cluster:
+    with new_cluster(kind, [pair], timeout=0.5, down_interval=600, retry=3) as cluster:
         cluster.clear()
         proxy.refuse()
         with pytest.raises(KtConnectionError):
@@ -140,10 +151,11 @@ def test_a_non_idempotent_write_is_not_resent_to_the_other_master(servers: tuple
         cluster.clear()
 
 
-def test_retries_only_idempotent_operations(servers: tuple[str, list[Any]], proxy: FaultProxy) -> None:
+def test_retries_only_idempotent_operations(servers: tuple[str, list[Any]], proxy: FaultProxy,
+                                            new_cluster: Factory) -> None:
     kind, _ = servers
     policy = RetryPolicy(retries=2, backoff=0.001, max_backoff=0.002)
-    with cluster_class(kind)([f"{proxy.host}:{proxy.port}"], timeout=0.5, down_interval=0, retry=policy) as cluster:
+    with new_cluster(kind, [f"{proxy.host}:{proxy.port}"], timeout=0.5, down_interval=0, retry=policy) as cluster:
         member = cluster.shards[f"{proxy.host}:{proxy.port}"].masters[0]
         proxy.refuse()
         with pytest.raises(KtConnectionError):
@@ -162,13 +174,13 @@ def test_backoff_has_jitter() -> None:
 
 
 def test_reads_from_replicas_may_be_stale_and_survive_the_master(servers: tuple[str, list[Any]],
-                                                                 proxy: FaultProxy) -> None:
+                                                                 proxy: FaultProxy, new_cluster: Factory) -> None:
     # An unreplicated "slave" shows what a lagging one does: it answers, with what it has.
     kind, managers = servers
     shard = ReplicaSet.master_slaves(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="set")
-    with cluster_class(kind)([shard], timeout=0.5, down_interval=600, read_from_replicas=True) as cluster:
+    with new_cluster(kind, [shard], timeout=0.5, down_interval=600, read_from_replicas=True) as cluster:
         cluster.clear()
-        slave = cluster.shards["set"].slaves[0].client
+        slave = direct(kind, addr(managers[1]))
         slave.clear()
         assert cluster.set("k", "fresh")
         assert cluster.get("k") is None  # read from the slave: stale
@@ -184,13 +196,14 @@ def test_reads_from_replicas_may_be_stale_and_survive_the_master(servers: tuple[
         cluster.check_health()
         cluster.clear()
         slave.clear()
+        slave.close()
 
 
 def test_after_the_down_interval_a_request_tries_the_server_again(servers: tuple[str, list[Any]],
-                                                                  proxy: FaultProxy) -> None:
+                                                                  proxy: FaultProxy, new_cluster: Factory) -> None:
     kind, _ = servers
     name = f"{proxy.host}:{proxy.port}"
-    with cluster_class(kind)([name], timeout=0.5, down_interval=0.2) as cluster:
+    with new_cluster(kind, [name], timeout=0.5, down_interval=0.2) as cluster:
         proxy.refuse()
         with pytest.raises(KtConnectionError):
             cluster.get("k")

@@ -133,3 +133,20 @@ def test_member_matches_spec(cls_name: str, member: str, args: str | None) -> No
         if default is inspect.Parameter.empty:
             continue  # documented as required; a default only adds a convenience
         assert param.default == default, f"{cls_name}.{member}({name}=...) default {param.default!r} != {default!r}"
+
+
+# Beyond the spec: the asyncio clients and the sharded clients, re-exported as their packages define them.
+REEXPORTED = {
+    "kt_kyoto": ["AsyncKyotoTycoon", "AsyncCursor"],
+    "kt_tyrant": ["AsyncTokyoTyrant"],
+    "kt_cluster": ["KyotoCluster", "TokyoTyrantCluster", "AsyncKyotoCluster", "AsyncTokyoTyrantCluster", "Node",
+                   "ReplicaSet", "rebalance", "RebalanceProgress", "ShardDownError", "UnshardableOperationError"],
+}
+
+
+@pytest.mark.parametrize(("package", "name"), [(p, n) for p, names in REEXPORTED.items() for n in names])
+def test_the_asyncio_and_sharded_clients_are_reexported(package: str, name: str) -> None:
+    import importlib
+
+    assert getattr(kt, name) is getattr(importlib.import_module(package), name)
+    assert name in kt.__all__

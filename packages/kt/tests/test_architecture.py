@@ -148,6 +148,9 @@ RULES = [
     Rule("the codec does no I/O", is_codec, IO_MODULES),
     Rule("asyncio is imported only under kt_core.io",
          lambda m: within(m, ("kt_core",)) and not within(m, ("kt_core.io",)), ("asyncio",)),
+    # The asyncio clusters run their shards' calls through kt_core.io's helpers (gather, sleep, a periodic
+    # task): what a fan-out does on an error or a cancellation is decided there, once, beside the runner.
+    Rule("the sharded clients do asyncio through kt_core.io", lambda m: within(m, ("kt_cluster",)), ("asyncio",)),
     Rule("kt_core never imports a client, kt_embedded or kt", lambda m: within(m, ("kt_core",)),
          ("kt_kyoto", "kt_tyrant", "kt_embedded", "kt")),
     Rule("kt_serializers imports nothing of ours", lambda m: within(m, ("kt_serializers",)),
@@ -214,6 +217,7 @@ def _scan_source(source: str, module: str = "kt_core.tyrant") -> dict[str, list[
     [
         ("import socket", "kt_core.tyrant", "the codec does no I/O"),
         ("import asyncio", "kt_core.pool", "asyncio is imported only under kt_core.io"),
+        ("import asyncio", "kt_cluster.aio", "the sharded clients do asyncio through kt_core.io"),
         ("import asyncio", "kt_core.command", "the codec does no I/O"),
         ("def f():\n    from threading import Lock", "kt_core.reader", "the codec does no I/O"),
         ("from kt_kyoto.client import KyotoTycoon", "kt_core.pool",

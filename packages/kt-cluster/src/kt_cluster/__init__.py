@@ -11,11 +11,15 @@
   ``down_interval`` seconds; a dual-master pair switches to its other master; a shard with no server
   left raises :class:`ShardDownError` at once; :meth:`~KyotoCluster.check_health` (or
   ``health_check_interval=``) brings servers back.
+- :class:`AsyncKyotoCluster` and :class:`AsyncTokyoTyrantCluster`: the same over the asyncio clients,
+  from the same description of each method (:mod:`kt_cluster.base`), the shards' calls of a bulk or
+  whole-database call run concurrently.
 - :func:`rebalance` moves the keys whose shard changed, online, with progress, resumable.
 """
 
 from __future__ import annotations
 
+from .aio import AsyncKyotoCluster, AsyncTokyoTyrantCluster
 from .errors import ShardDownError, UnshardableOperationError
 from .kyoto import KyotoCluster
 from .nodes import Node, ReplicaSet
@@ -26,6 +30,8 @@ from .tyrant import TokyoTyrantCluster
 __all__ = [
     "KyotoCluster",
     "TokyoTyrantCluster",
+    "AsyncKyotoCluster",
+    "AsyncTokyoTyrantCluster",
     "Node",
     "ReplicaSet",
     "Placement",

@@ -1,45 +1,53 @@
-"""KyotoCluster: KyotoTycoon's API over several Kyoto Tycoon servers (see the package doc)."""
+"""KyotoCluster: KyotoTycoon's API over several Kyoto Tycoon servers (see the package doc).
+
+The methods are written once, as plans in :class:`KyotoClusterCommands`; :class:`KyotoCluster` runs
+them on blocking clients, :class:`~kt_cluster.AsyncKyotoCluster` on asyncio ones.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kt_core.command import Steps, command, iterator_command
+from kt_core.errors import InvalidTypeError
 from kt_kyoto import KyotoTycoon
 
-from .base import ShardedClient, every_true, everywhere, keyed, refused, total
+from .base import ClusterBase, ShardedClient, Walk, every_true, everywhere, install_cluster, keyed, refused, total
 
-__all__ = ["KyotoCluster"]
+__all__ = ["KyotoCluster", "KyotoClusterCommands"]
 
 _CURSOR = ("a cursor spans one shard only (Kyoto Tycoon keeps it on one server's connection); "
            "use cluster.client_for(key).cursor() for the shard of a key, or cluster.clients()[name].cursor()")
 
 
-class KyotoCluster(ShardedClient):
-    """KyotoTycoon's methods over the shards of ``nodes`` (``"host:port"``, ``kt://host:port/db`` URLs,
-    :class:`~kt_cluster.Node` with a weight, :class:`~kt_cluster.ReplicaSet`).
+class KyotoClusterCommands(ClusterBase):
+    """What each of KyotoTycoon's methods does over shards: which shard, how it is split, how merged."""
 
-    Keyword options: ``read_from_replicas`` (reads may go to slaves and be stale), ``down_interval``
-    (seconds a failed server is skipped, 5), ``health_check_interval`` (seconds, None: off),
-    ``retry`` (a :class:`~kt_core.retry.RetryPolicy` or a number of retries of idempotent operations,
-    with jittered backoff), ``max_workers`` (threads for fan-out, default one per shard),
-    ``concurrent_bulk_keys`` (a bulk call of at least this many keys, 256, runs its shards' requests
-    concurrently on worker threads; a smaller one runs them one after the other in the calling thread,
-    which is faster for small requests: see benchmarks/cluster.py); every other
-    keyword (``serializer``, ``timeout``, ``decode_keys``, ``default_db`` ...) goes to each
-    :class:`~kt_kyoto.KyotoTycoon`.
-    """
-
-    client_class = KyotoTycoon
     scheme = "kt"
 
-    def _ping(self, client: Any) -> Any:
+    @staticmethod
+    def _ping(client: Any) -> Any:
         return client.report()
 
     @staticmethod
-    def _item_key(key_or_keydb: Any) -> Any:
-        # cluster[key, db]: the key is the first item
-        return key_or_keydb[0] if isinstance(key_or_keydb, tuple) else key_or_keydb
+    def _item(item: Any) -> tuple[Any, dict[str, Any]]:
+        # cluster[key, db], as on KyotoTycoon
+        if type(item) is tuple:
+            if len(item) != 2:
+                raise InvalidTypeError(f"item key must be a key or a (key, db) pair, not a {len(item)}-tuple")
+            return item[0], {"db": item[1]}
+        return item, {}
+
+    @staticmethod
+    def _item_value(value: Any) -> tuple[Any, dict[str, Any]]:
+        # cluster[key] = (value, expire_time), as on KyotoTycoon
+        if type(value) is tuple:
+            if len(value) != 2:
+                raise InvalidTypeError(f"item value must be a value or a (value, expire_time) pair, "
+                                       f"not a {len(value)}-tuple")
+            return value[0], {"expire_time": value[1]}
+        return value, {}
 
     # ---------------------------------------------------------------- one key: the key's shard
     get = keyed("get", False, "KyotoTycoon.get on the key's shard.")
@@ -56,26 +64,30 @@ class KyotoCluster(ShardedClient):
     incr_double = keyed("incr_double", True, "KyotoTycoon.incr_double on the key's shard.")
 
     # ---------------------------------------------------------------- bulk: split per shard, merged in input order
-    def get_bulk(self, keys: Iterable[Any], db: Any = None) -> dict[Any, Any]:
+    @command
+    def get_bulk(self, keys: Iterable[Any], db: Any = None) -> Steps[dict[Any, Any]]:
         """KyotoTycoon.get_bulk: one request per shard, concurrently; the found keys in input order."""
-        return self._bulk_get("get_bulk", keys, lambda c, ks: c.get_bulk(ks, db))
+        return (yield from self._bulk_get("get_bulk", keys, lambda c, ks: c.get_bulk(ks, db)))
 
-    def get_bulk_raw(self, keys: Iterable[Any], db: Any = None) -> dict[Any, bytes]:
+    @command
+    def get_bulk_raw(self, keys: Iterable[Any], db: Any = None) -> Steps[dict[Any, bytes]]:
         """KyotoTycoon.get_bulk_raw, split as :meth:`get_bulk`."""
-        return self._bulk_get("get_bulk_raw", keys, lambda c, ks: c.get_bulk_raw(ks, db))
+        return (yield from self._bulk_get("get_bulk_raw", keys, lambda c, ks: c.get_bulk_raw(ks, db)))
 
+    @command
     def set_bulk(self, __data: Mapping[Any, Any] | None = None, db: Any = None, expire_time: Any = None,
-                 **kwargs: Any) -> int:
+                 **kwargs: Any) -> Steps[int]:
         """KyotoTycoon.set_bulk, one request per shard, concurrently; the number of keys set."""
         groups = self._split_items(__data, kwargs, "set_bulk")
-        return sum(self._bulk_write("set_bulk", groups, lambda c, part: c.set_bulk(part, db, expire_time)))
+        return sum((yield from self._bulk_write("set_bulk", groups, lambda c, part: c.set_bulk(part, db, expire_time))))
 
     update = set_bulk
 
-    def remove_bulk(self, keys: Iterable[Any], db: Any = None) -> int:
+    @command
+    def remove_bulk(self, keys: Iterable[Any], db: Any = None) -> Steps[int]:
         """KyotoTycoon.remove_bulk, one request per shard, concurrently; the number of keys removed."""
         _, groups = self._split_keys(keys, "remove_bulk")
-        return sum(self._bulk_write("remove_bulk", groups, lambda c, ks: c.remove_bulk(ks, db)))
+        return sum((yield from self._bulk_write("remove_bulk", groups, lambda c, ks: c.remove_bulk(ks, db))))
 
     # ---------------------------------------------------------------- whole database: every shard, merged
     count = everywhere("count", False, total, "The number of records: the sum over the shards.")
@@ -83,42 +95,50 @@ class KyotoCluster(ShardedClient):
     synchronize = everywhere("synchronize", True, every_true, "KyotoTycoon.synchronize on every shard.")
     vacuum = everywhere("vacuum", True, every_true, "KyotoTycoon.vacuum on every shard.")
 
-    def status(self, db: Any = None) -> dict[str, dict[Any, bytes]]:
+    @command
+    def status(self, db: Any = None) -> Steps[dict[str, dict[Any, bytes]]]:
         """Each shard's ``status``, by shard name."""
-        return self.status_by_shard("status", db)
+        return dict(zip(self.shards, (yield self._everywhere("status", False, lambda c: c.status(db)))))
 
-    def report(self) -> dict[str, dict[Any, bytes]]:
+    @command
+    def report(self) -> Steps[dict[str, dict[Any, bytes]]]:
         """Each shard's ``report``, by shard name."""
-        return self.status_by_shard("report")
+        return dict(zip(self.shards, (yield self._everywhere("report", False, lambda c: c.report()))))
 
-    def match_prefix(self, prefix: Any, max_keys: int | None = None, db: Any = None) -> list[Any]:
+    @command
+    def match_prefix(self, prefix: Any, max_keys: int | None = None, db: Any = None) -> Steps[list[Any]]:
         """Keys starting with ``prefix`` on every shard, sorted by their bytes, at most ``max_keys``."""
-        lists = self._everywhere("match_prefix", False, lambda c: c.match_prefix(prefix, max_keys, db))
+        lists = yield self._everywhere("match_prefix", False, lambda c: c.match_prefix(prefix, max_keys, db))
         return self._merge_keys(lists, max_keys)
 
-    def match_regex(self, regex: Any, max_keys: int | None = None, db: Any = None) -> list[Any]:
+    @command
+    def match_regex(self, regex: Any, max_keys: int | None = None, db: Any = None) -> Steps[list[Any]]:
         """Keys matching ``regex`` on every shard, sorted by their bytes, at most ``max_keys``."""
-        lists = self._everywhere("match_regex", False, lambda c: c.match_regex(regex, max_keys, db))
+        lists = yield self._everywhere("match_regex", False, lambda c: c.match_regex(regex, max_keys, db))
         return self._merge_keys(lists, max_keys)
 
-    def keys_nonlazy(self, db: Any = None) -> list[Any]:
+    @command
+    def keys_nonlazy(self, db: Any = None) -> Steps[list[Any]]:
         """Every key of every shard, sorted by their bytes."""
-        return self._merge_keys(self._everywhere("keys_nonlazy", False, lambda c: c.keys_nonlazy(db)), None)
+        return self._merge_keys((yield self._everywhere("keys_nonlazy", False, lambda c: c.keys_nonlazy(db))), None)
 
-    def keys(self, db: Any = None) -> Generator[Any, None, None]:
+    @iterator_command
+    def keys(self, db: Any = None) -> Steps[None]:
         """Every key, shard after shard (each shard walked with its own cursor; not sorted across shards)."""
         for shard in self._shard_list:
-            yield from self._call(shard, "keys", False, lambda c: c.keys(db))
+            yield Walk(shard, lambda c: c.keys(db))
 
-    def values(self, db: Any = None) -> Generator[Any, None, None]:
+    @iterator_command
+    def values(self, db: Any = None) -> Steps[None]:
         """Every value, shard after shard."""
         for shard in self._shard_list:
-            yield from self._call(shard, "values", False, lambda c: c.values(db))
+            yield Walk(shard, lambda c: c.values(db))
 
-    def items(self, db: Any = None) -> Generator[tuple[Any, Any], None, None]:
+    @iterator_command
+    def items(self, db: Any = None) -> Steps[None]:
         """Every (key, value), shard after shard."""
         for shard in self._shard_list:
-            yield from self._call(shard, "items", False, lambda c: c.items(db))
+            yield Walk(shard, lambda c: c.items(db))
 
     # ---------------------------------------------------------------- what has no meaning across shards
     cursor = refused("cursor", _CURSOR)
@@ -129,3 +149,22 @@ class KyotoCluster(ShardedClient):
     ulog_remove = refused("ulog_remove", "update logs are per server: cluster.clients()[name].ulog_remove()")
     set_database = refused("set_database", "give the database in each node's URL (kt://host:port/db) or "
                                            "default_db=")
+
+
+@install_cluster
+class KyotoCluster(KyotoClusterCommands, ShardedClient):
+    """KyotoTycoon's methods over the shards of ``nodes`` (``"host:port"``, ``kt://host:port/db`` URLs,
+    :class:`~kt_cluster.Node` with a weight, :class:`~kt_cluster.ReplicaSet`).
+
+    Keyword options: ``read_from_replicas`` (reads may go to slaves and be stale), ``down_interval``
+    (seconds a failed server is skipped, 5), ``health_check_interval`` (seconds, None: off),
+    ``retry`` (a :class:`~kt_core.retry.RetryPolicy` or a number of retries of idempotent operations,
+    with jittered backoff), ``max_workers`` (threads for fan-out, default one per shard),
+    ``concurrent_bulk_keys`` (a bulk call of at least this many keys, 256, runs its shards' requests
+    concurrently on worker threads; a smaller one runs them one after the other in the calling thread,
+    which is faster for small requests: see benchmarks/cluster.py); every other
+    keyword (``serializer``, ``timeout``, ``decode_keys``, ``default_db`` ...) goes to each
+    :class:`~kt_kyoto.KyotoTycoon`.
+    """
+
+    client_class = KyotoTycoon

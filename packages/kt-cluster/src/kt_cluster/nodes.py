@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -148,26 +148,35 @@ class Shard:
             member.down_until = 0.0
             member.last_error = None
 
-    def run(self, fn: Callable[[Any], Any], write: bool, from_replicas: bool, idempotent: bool) -> Any:
-        """``fn(client)`` on the first member that is up (the active master for a write); on a connection
-        error the member is marked down and, if the operation is idempotent, the next member is tried."""
+    def candidates(self, write: bool, from_replicas: bool) -> list[Member]:
+        """The members to try, in order (the active master first for a write); raises
+        :class:`ShardDownError` at once when none is up."""
         single = self.single
         if single is not None:
             if single.down_until <= self._clock():
-                try:
-                    result = fn(single.client)
-                except KtConnectionError as exc:
-                    self.mark_down(single, exc)
-                    raise
-                if single.down_until:
-                    self.mark_up(single)  # it answered again after its down interval
-                return result
+                return [single]
             raise self._down_error(write)
         candidates = self._candidates(write, from_replicas)
         if not candidates:
             raise self._down_error(write)
+        return candidates
+
+    def answered(self, member: Member) -> None:
+        """``member`` answered: it is up again if it was marked down, and a master that answered a
+        request becomes the active one (the failover)."""
+        if member.down_until:
+            self.mark_up(member)  # it answered again after its down interval
+        if member.role == "master" and member is not self.masters[self.active]:
+            with self._lock:
+                self.active = self.masters.index(member)
+                self.failovers += 1
+
+    # run and arun are the same walk over the candidates; they differ only in awaiting the call.
+    def run(self, fn: Callable[[Any], Any], write: bool, from_replicas: bool, idempotent: bool) -> Any:
+        """``fn(client)`` on the first member that is up (the active master for a write); on a connection
+        error the member is marked down and, if the operation is idempotent, the next member is tried."""
         error: KtConnectionError | None = None
-        for member in candidates:
+        for member in self.candidates(write, from_replicas):
             if error is not None and not idempotent:
                 break  # the first attempt's outcome is unknown: the caller decides
             try:
@@ -176,29 +185,29 @@ class Shard:
                 self.mark_down(member, exc)
                 error = exc
                 continue
-            if member.role == "master" and member is not self.masters[self.active]:
-                with self._lock:
-                    self.active = self.masters.index(member)
-                    self.failovers += 1
+            self.answered(member)
             return result
         assert error is not None
         raise error
 
-    def check(self, ping: Callable[[Any], Any]) -> list[Member]:
-        """Ping every member that is marked down; one that answers is up again. Returns the members
-        brought back."""
-        back = []
-        for member in self.members:
-            if member.last_error is None and member.down_until == 0.0:
-                continue
+    async def arun(self, fn: Callable[[Any], Awaitable[Any]], write: bool, from_replicas: bool,
+                   idempotent: bool) -> Any:
+        """:meth:`run` for an asyncio client: ``await fn(client)``."""
+        error: KtConnectionError | None = None
+        for member in self.candidates(write, from_replicas):
+            if error is not None and not idempotent:
+                break
             try:
-                ping(member.client)
+                result = await fn(member.client)
             except KtConnectionError as exc:
                 self.mark_down(member, exc)
-            else:
-                # Pooled connections opened before the failure are dead: drop them (a connection still bound
-                # to another application thread fails once, and marks the server down again until the next check).
-                member.client.close_idle(0)
-                self.mark_up(member)
-                back.append(member)
-        return back
+                error = exc
+                continue
+            self.answered(member)
+            return result
+        assert error is not None
+        raise error
+
+    def to_check(self) -> list[Member]:
+        """The members a health check pings: those marked down (or that failed since they last answered)."""
+        return [m for m in self.members if m.last_error is not None or m.down_until != 0.0]

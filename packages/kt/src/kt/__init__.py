@@ -8,7 +8,8 @@ This package only re-exports the documented API from the kt packages:
   ``TT_TABLE`` (kt-serializers) and the table index/filter/ordering constants (also in
   :mod:`kt.constants`)
 - :class:`EmbeddedServer`, :class:`EmbeddedTokyoTyrantServer` (kt-embedded)
-- the sharded clients :class:`KyotoCluster`, :class:`TokyoTyrantCluster`, their :class:`Node`,
+- the sharded clients :class:`KyotoCluster`, :class:`TokyoTyrantCluster`, their asyncio twins
+  :class:`AsyncKyotoCluster` and :class:`AsyncTokyoTyrantCluster`, their :class:`Node`,
   :class:`ReplicaSet`, :func:`rebalance` and errors (kt-cluster)
 - the exception tree rooted at :class:`KtError` (kt-core), with kt 0.9.6's names in :mod:`kt.exceptions`
 """
@@ -16,6 +17,8 @@ This package only re-exports the documented API from the kt packages:
 from __future__ import annotations
 
 from kt_cluster import (
+    AsyncKyotoCluster,
+    AsyncTokyoTyrantCluster,
     KyotoCluster,
     Node,
     RebalanceProgress,
@@ -76,6 +79,8 @@ __all__ = [
     "AsyncTokyoTyrant",
     "KyotoCluster",
     "TokyoTyrantCluster",
+    "AsyncKyotoCluster",
+    "AsyncTokyoTyrantCluster",
     "Node",
     "ReplicaSet",
     "rebalance",
