@@ -118,6 +118,13 @@ def flavor(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def require_backend(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """``require_backend(backend, kind)``: skip (or fail) as :func:`skip_unless_installed` does."""
+    return functools.partial(lambda config, backend, kind: skip_unless_installed(backend, kind, config),
+                             request.config)
+
+
+@pytest.fixture
 def new_cluster(flavor: str) -> Callable[..., Any]:
     """``new_cluster(kind, nodes, **options)``: a cluster of the test's flavour (the test closes it)."""
     return functools.partial(make_cluster, flavor=flavor)
