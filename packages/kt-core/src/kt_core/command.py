@@ -36,8 +36,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 __all__ = [
-    "Acquire", "AsyncRunner", "Call", "Close", "Items", "Op", "Read", "Send", "Steps", "SyncRunner", "command",
-    "iterator_command", "install_commands", "commands_of", "unpipelined",
+    "Acquire", "AsyncRunner", "Call", "Close", "Items", "Op", "Read", "ReadMany", "Send", "Steps", "SyncRunner",
+    "command", "iterator_command", "install_commands", "commands_of", "unpipelined",
 ]
 
 P = ParamSpec("P")
@@ -91,6 +91,21 @@ class Read(Op):
     def __init__(self, read: Callable[..., Any], *args: Any, on: Any = None) -> None:
         self.read = read
         self.args = args
+        self.on = on
+
+
+class ReadMany(Op):
+    """Read one reply per ``(read, args)`` of ``reads``, in order (after :class:`Send` of a batch).
+
+    Returns ``(replies, error)``: every reply, and None; or, when the connection failed or a reply
+    was bad, the replies read before that and the error (the connection is then closed). A pipeline
+    reads a whole batch with it, and must know how far it got either way.
+    """
+
+    __slots__ = ("on", "reads")
+
+    def __init__(self, reads: list[tuple[Callable[..., Any], tuple[Any, ...]]], on: Any = None) -> None:
+        self.reads = reads
         self.on = on
 
 

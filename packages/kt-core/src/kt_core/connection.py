@@ -226,6 +226,34 @@ class Connection:
         self.last_used = time.monotonic()
         return result
 
+    def read_many(self, reads: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> tuple[list[Any], Exception | None]:
+        """Read one reply per ``(read_fn, args)``, in order: ``(replies, None)``, or the replies read
+        before a failure and its error, the connection then closed (see :class:`~kt_core.command.ReadMany`).
+        Each reply has the connection's ``timeout`` to itself, as with :meth:`read`."""
+        replies: list[Any] = []
+        sock = self.sock
+        if sock is None:
+            return replies, KtConnectionError(f"connection to {self.host}:{self.port} is closed; no reply to read")
+        append = replies.append
+        reader = self.reader
+        timeout = self.timeout
+        try:
+            for read_fn, args in reads:
+                if reader.pending:
+                    result = reader.read(read_fn, *args)  # most of a batch's replies are already buffered
+                    if result is not NEED_MORE:
+                        append(result)
+                        continue
+                append(self._read(sock, read_fn, args, None if timeout is None else time.monotonic() + timeout))
+        except Exception as exc:
+            self.close()
+            return replies, self._translate(exc) or exc
+        except BaseException:
+            self.close()
+            raise
+        self.last_used = time.monotonic()
+        return replies, None
+
     def _read(self, sock: socket.socket, read_fn: Callable[..., Any], args: tuple[Any, ...],
               deadline: float | None) -> Any:
         """Receive until ``read_fn`` returns a result; ``deadline`` (monotonic seconds, or None) bounds

@@ -7,7 +7,7 @@ unanswered, and the replies are read in order; each reply goes back into its com
 returns the value the client method returns. Commands that need a second request (a Kyoto Tycoon
 database name resolved on first use) send it in a later round.
 
-The execution is itself a command (``_pipeline_steps``): it yields ``Send`` and ``Read``
+The execution is itself a command (``_pipeline_steps``): it yields ``Send`` and ``ReadMany``
 operations, so the blocking client runs it on its thread's connection and the asyncio client on
 one connection of its pool, with the same code. No I/O here.
 
@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .command import Call, Close, Read, Send, command, commands_of
+from .command import Call, Close, ReadMany, Send, command, commands_of
 from .errors import InvalidArgumentError, KtConnectionError, PipelineError, ProtocolError
 
 __all__ = ["CHUNK_BYTES", "AsyncPipeline", "Pipeline", "install_pipeline_commands"]
@@ -142,23 +142,30 @@ def _pipeline_steps(slots: list[_Slot]) -> Generator[Any, Any, int]:
                 outstanding.append(batch)
             if not outstanding:
                 continue
-            for slot in outstanding.popleft():
-                op = slot.op
+            batch = outstanding.popleft()
+            replies, error = yield ReadMany([(slot.op.read, slot.op.args) for slot in batch])
+            for slot, reply in zip(batch, replies):
+                # _advance, inline: this runs once per command of the pipeline.
                 try:
-                    reply = yield Read(op.read, *op.args)
-                except (KtConnectionError, ProtocolError) as exc:
-                    for pending in slots:
-                        if pending.gen is not None:
-                            pending.gen.close()
-                    raise PipelineError(
-                        f"pipeline of {total} commands failed after {read} replies were read: {exc}; the "
-                        "connection was discarded and the commands not yet answered may or may not have been applied",
-                        read, total) from exc
-                read += 1
-                slot.op = None
-                _advance(slot, reply)
-                if not slot.done:
-                    later.append(slot)
+                    slot.op = slot.gen.send(reply)  # type: ignore[union-attr]
+                except StopIteration as stop:
+                    slot.done, slot.result, slot.op, slot.gen = True, stop.value, None, None
+                    continue
+                except Exception as exc:
+                    slot.done, slot.result, slot.op, slot.gen = True, _Failed(exc), None, None
+                    continue
+                later.append(slot)
+            read += len(replies)
+            if error is not None:
+                for pending in slots:
+                    if pending.gen is not None:
+                        pending.gen.close()
+                if not isinstance(error, (KtConnectionError, ProtocolError)):
+                    raise error
+                raise PipelineError(
+                    f"pipeline of {total} commands failed after {read} replies were read: {error}; the "
+                    "connection was discarded and the commands not yet answered may or may not have been applied",
+                    read, total) from error
         work = later
     if close_after:
         yield Close()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from .command import Acquire, Call, Close, Items, Read, Send, Steps, SyncRunner
+from .command import Acquire, Call, Close, Items, Read, ReadMany, Send, Steps, SyncRunner
 from .connection import Connection
 from .errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .pool import ConnectionPool, ThreadConnections
@@ -214,6 +214,8 @@ class PooledClient(ClientBase, SyncRunner):
                     return self._retry.call(op.operation, lambda: conns.get().request(op.data, op.read, *op.args))
                 conn = self._conns.get()
             return conn.request(op.data, op.read, *op.args)
+        if kind is ReadMany:
+            return (op.on or self._conns.get()).read_many(op.reads)
         if kind is Read:
             return (op.on or self._conns.get()).read(op.read, *op.args)
         if kind is Send:

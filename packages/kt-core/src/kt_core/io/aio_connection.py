@@ -201,6 +201,30 @@ class AsyncConnection:
             raise KtConnectionError(f"connection to {self.host}:{self.port} is closed; no reply to read")
         return await self._await_reply(read_fn, args)
 
+    async def read_many(self, reads: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> tuple[list[Any],
+                                                                                                Exception | None]:
+        """Read one reply per ``(read_fn, args)``, in order: ``(replies, None)``, or the replies read
+        before a failure and its error, the connection then closed (see :class:`~kt_core.command.ReadMany`).
+        A cancellation closes the connection and propagates."""
+        replies: list[Any] = []
+        if self.transport is None:
+            return replies, KtConnectionError(f"connection to {self.host}:{self.port} is closed; no reply to read")
+        append = replies.append
+        reader = self.reader
+        try:
+            for read_fn, args in reads:
+                if reader.pending:
+                    result = reader.read(read_fn, *args)  # most of a batch's replies are already buffered
+                    if result is not NEED_MORE:
+                        append(result)
+                        continue
+                append(await self._await_reply(read_fn, args))
+        except Exception as exc:
+            self.close()
+            return replies, exc
+        self.last_used = time.monotonic()
+        return replies, None
+
     async def _await_reply(self, read_fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn, TypeVar
 
-from ..command import Acquire, AsyncRunner, Call, Close, Items, Read, Send, Steps
+from ..command import Acquire, AsyncRunner, Call, Close, Items, Read, ReadMany, Send, Steps
 from ..errors import KtConnectionError
 from ..pooled import ClientBase
 from ..retry import RetryPolicy, is_idempotent
@@ -116,6 +116,8 @@ class AsyncPooledClient(ClientBase, AsyncRunner):
                         raise
                     attempt += 1
                     await asyncio.sleep(self._retry.delay(attempt))
+        if kind is ReadMany:
+            return await (op.on or conn).read_many(op.reads)
         if kind is Read:
             return await (op.on or conn).read(op.read, *op.args)
         if kind is Send:
