@@ -315,3 +315,21 @@ def test_resume_after_sigkill_of_the_consumer_process(start: Callable[..., Embed
     subprocess.run([sys.executable, str(script), str(server.port), str(out), "0.5"], check=True, timeout=60)
     lines = out.read_bytes().splitlines()
     assert [line.split()[1] for line in lines] == [b"k%d" % i for i in range(total)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decode_applies_the_clients_serializer(start: Callable[..., EmbeddedServer], backend: str,
+                                               tmp_path: Path) -> None:
+    server = master(start, backend, tmp_path)
+    kt = server.make_client(serializer="json")
+    kt.set("k", {"x": [1, 2]})
+    kt.remove("k")
+    kt.clear(db=1)
+    raw = read_all(kt)
+    assert [(type(c), getattr(c, "key", None)) for c in raw] == [(SetChange, b"k"), (RemoveChange, b"k"),
+                                                                   (ClearChange, None)]
+    assert raw[0].value == b'{"x":[1,2]}'
+    decoded = list(kt.replicate(wait=0, decode=True))
+    assert [(getattr(c, "key", None), getattr(c, "value", None)) for c in decoded] == [
+        ("k", {"x": [1, 2]}), ("k", None), (None, None)]
+    assert [c.ts for c in decoded] == [c.ts for c in raw]

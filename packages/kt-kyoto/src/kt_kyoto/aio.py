@@ -148,8 +148,8 @@ class AsyncKyotoTycoon(KyotoCommands, AsyncPooledClient):
         return AsyncCursor(self, *self._cursor_args(db, cursor_id))
 
     def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
-                  timeout: float | None = 30.0, check_gap: bool = True) -> AsyncIterator[Change]:
-        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap)
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> AsyncIterator[Change]:
+        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap, decode=decode)
 
     replicate.__doc__ = KyotoCommands.replicate.__doc__
 

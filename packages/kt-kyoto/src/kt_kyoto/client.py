@@ -107,8 +107,8 @@ class KyotoTycoon(KyotoCommands, PooledClient):
         return Cursor(self, *self._cursor_args(db, cursor_id))
 
     def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
-                  timeout: float | None = 30.0, check_gap: bool = True) -> Iterator[Change]:
-        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap)
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Iterator[Change]:
+        return super().replicate(since, sid, wait, timeout=timeout, check_gap=check_gap, decode=decode)
 
     replicate.__doc__ = KyotoCommands.replicate.__doc__
 

@@ -16,6 +16,7 @@ in a coroutine (docs/async-and-commands.md).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import itertools
 import threading
@@ -48,8 +49,10 @@ from kt_core.kyoto_binary import (
 )
 from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.kyoto_repl import (
+    RemoveChange,
     ReplicationGapError,
     ReplicationRefusedError,
+    SetChange,
     decode_message,
     encode_nop_ack,
     encode_replication,
@@ -611,7 +614,7 @@ class KyotoCommands(ClientBase):
         return True
 
     def replicate(self, since: int = 0, sid: int = 65535, wait: float | None = None, *,
-                  timeout: float | None = 30.0, check_gap: bool = True) -> Any:
+                  timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Any:
         """The server's change stream (its update log, read as a replication slave reads it: binary 0xB1):
         every change newer than the time stamp ``since``, in log order, as typed records
         (:class:`kt_core.kyoto_repl.SetChange`, ``RemoveChange``, ``ClearChange``; each has ``ts``,
@@ -635,7 +638,9 @@ class KyotoCommands(ClientBase):
         were removed raises :class:`~kt_core.kyoto_repl.ReplicationGapError` instead of silently
         skipping the removed changes (conservative: a ``since`` exactly at the end of a removed file
         is reported too, as the server cannot tell). The blocking client checks at the call, the
-        asyncio client when the iteration starts.
+        asyncio client when the iteration starts. ``decode``: values of ``SetChange`` records through
+        the client's serializer and keys as the client's ``decode_keys`` says (the default gives the
+        stored bytes).
         """
         for name, value in (("since", since), ("sid", sid)):
             if type(value) is not int:
@@ -652,7 +657,7 @@ class KyotoCommands(ClientBase):
             # can only do them once it is iterated.
             self._run(self._check_replication_gap(since, sid, timeout))
             check_first = False
-        return self._replication(since, sid, wait, timeout, check_first)
+        return self._replication(since, sid, wait, timeout, check_first, decode)
 
     def _open_replication(self, since: int, sid: int, timeout: float | None) -> Steps[Any]:
         """A new connection (not pooled) on which the server streams its changes after ``since``."""
@@ -669,7 +674,7 @@ class KyotoCommands(ClientBase):
 
     @iterator_command
     def _replication(self, since: int, sid: int, wait: float | None, timeout: float | None,
-                     check_gap: bool) -> Steps[None]:
+                     check_gap: bool, decode: bool = False) -> Steps[None]:
         if check_gap:
             yield from self._check_replication_gap(since, sid, timeout)
         conn = yield from self._open_replication(since, sid, timeout)
@@ -683,10 +688,20 @@ class KyotoCommands(ClientBase):
                         return
                     yield Send(encode_nop_ack(), on=conn)
                 elif message:
-                    yield Items([decode_message(message, ts)])
+                    change = decode_message(message, ts)
+                    yield Items([self._decode_change(change) if decode else change])
                     idle_since = time.monotonic()
         finally:
             conn.close()
+
+    def _decode_change(self, change: Any) -> Any:
+        # a key that decode_keys turns into a str: the records say bytes, for the default case
+        if isinstance(change, SetChange):
+            return dataclasses.replace(change, key=self._key_out(change.key),  # type: ignore[arg-type]
+                                       value=self._loads(change.value))
+        if isinstance(change, RemoveChange):
+            return dataclasses.replace(change, key=self._key_out(change.key))  # type: ignore[arg-type]
+        return change
 
     def _check_replication_gap(self, since: int, sid: int, timeout: float | None) -> Steps[None]:
         """Raise ReplicationGapError when log files were removed and ``since`` is older than the oldest
