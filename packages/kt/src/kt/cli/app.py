@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from typing import IO, Any, Callable
 
 import click
+from kt_cluster import RebalanceProgress
+from kt_cluster import rebalance as rebalance_cluster
 from kt_core.errors import KtError, TokyoTyrantError
 from kt_tyrant import QueryBuilder
 from kt_tyrant import constants as tt_constants
@@ -25,7 +27,7 @@ from .ui import OneLineUsageError, OperationError, Settings, settings
 
 SECTIONS = [
     ("Inspect and edit", ["get", "set", "rm", "keys", "count", "status", "report", "script", "query"]),
-    ("Move data", ["dump", "load", "copy"]),
+    ("Move data", ["dump", "load", "copy", "rebalance"]),
     ("Servers", ["bench", "serve"]),
 ]
 
@@ -702,6 +704,71 @@ def copy(source: Target, dest: Target, batch: int, resume: bool, checkpoint: str
                           f"{checked.sampled} sampled records equal")
     if checked is not None:
         _verification(checked)
+
+
+REBALANCE_NOTE = ("Tokyo Tyrant: the walk of each old shard uses its server's one shared iterator (see kt copy); "
+                  "run one rebalance at a time and let no other client iterate meanwhile.")
+
+
+@cli.command(epilog=REBALANCE_NOTE)
+@click.argument("old", type=URL)
+@click.argument("new", type=URL)
+@_batch_option
+@click.option("--resume", is_flag=True, help="Skip the old shards the checkpoint says were finished.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the rebalance notes the shards it finished (default: .kt-rebalance-<hash>.json here).")
+@progress_option
+@shared_options
+def rebalance(old: Target, new: Target, batch: int, resume: bool, checkpoint: str | None) -> None:
+    """Move the keys whose shard changed from the OLD cluster's nodes to the NEW cluster's.
+
+    OLD and NEW are kt+cluster:// (or tt+cluster://) URLs: the list of nodes before and after
+    adding or removing servers. Every old shard is walked; a key that NEW places on another shard
+    is copied there (as raw bytes), unless the key is already there (written through NEW since:
+    it wins), then removed from the old shard. It runs online: send writes to NEW first, and let
+    reads that miss fall back to OLD until it is done.
+
+    Resumable: a moved key is no longer on its old shard, so running it again moves only what is
+    left; --resume also skips the old shards the checkpoint says were finished.
+    """
+    kinds = {old.kind, new.kind}
+    if not kinds <= {"kt+cluster", "tt+cluster"} or len(kinds) != 1:
+        raise _usage("OLD and NEW must both be kt+cluster:// or both tt+cluster:// URLs (the nodes before and after)")
+    if old.identity == new.identity:
+        raise _usage("OLD and NEW are the same nodes: nothing would move")
+    path = checkpoint or transfer.default_checkpoint(old, new).replace(".kt-copy-", ".kt-rebalance-")
+    if not resume and os.path.exists(path):
+        os.remove(path)  # a fresh run walks every shard (what was moved is not moved twice anyway)
+    elif resume and not os.path.exists(path):
+        ui.note(f"no checkpoint at {path}: walking every old shard")
+    started = time.monotonic()
+    total = old.count() if ui.progress_enabled() else None
+    last: list[RebalanceProgress | None] = [None]
+
+    def hint() -> str:
+        report = last[0]
+        done = f"{report.moved} keys moved so far, shards finished: {report.done_shards or 'none'}; " if report else ""
+        return (f"{done}go on with: kt rebalance {old.url} {new.url} --resume"
+                + (f" --checkpoint {path}" if checkpoint else " (from this directory: the checkpoint is here)"))
+
+    with _resume_hint("rebalance", hint):
+        with ui.progress(f"rebalance {old.url} -> {new.url}", total) as advance:
+            seen = [0]
+
+            def on_progress(report: RebalanceProgress) -> None:
+                last[0] = report
+                advance(report.scanned - seen[0])
+                seen[0] = report.scanned
+
+            report = rebalance_cluster(old.client, new.client, batch=batch, progress=on_progress, checkpoint=path)
+    summary = {"moved": report.moved, "scanned": report.scanned, "skipped": report.skipped,
+               "done_shards": report.done_shards, "checkpoint": path,
+               "seconds": round(time.monotonic() - started, 3)}
+    if settings().json:
+        ui.write_json(summary)
+    else:
+        ui.write_line(f"moved {report.moved} of {report.scanned} keys scanned"
+                      + (f" ({report.skipped} already on their new shard, kept)" if report.skipped else ""))
 
 
 # ------------------------------------------------------------------ servers
