@@ -104,3 +104,21 @@ def test_bad_bytes_raise() -> None:
         with pytest.raises(ProtocolError):
             repl.decode_message(message, 1, 1)
     assert repl.decode_message(b"\xc8\x77abc\x00", 5, 2) == repl.OtherChange(5, 2, True, 0x77, b"abc")
+
+
+def test_batch_reader_takes_every_whole_frame_and_stops_before_a_cut_one() -> None:
+    data = bytes.fromhex(VECTORS["repl_all"]["response_hex"])
+    one_by_one = []
+    pos = 4
+    while pos < len(data):
+        f = repl.read_repl_frame(data, pos, len(data), 1 << 20)
+        assert not isinstance(f, int)
+        one_by_one.append((f[0], f[1:]))
+        pos = f[0]
+    assert repl.read_repl_frames(data, 4, len(data), 1 << 20) == (len(data), [f for _, f in one_by_one])
+    for (stop, _), n in zip(one_by_one, range(1, len(one_by_one))):
+        if data[stop] == repl.MAGIC_NOP:
+            continue  # a NOP is whole in its one byte
+        cut = repl.read_repl_frames(data, 4, stop + 1, 1 << 20)  # a byte of the next record has come
+        assert cut == (stop, [f for _, f in one_by_one[:n]])
+    assert repl.read_repl_frames(data, 5, 6, 1 << 20) == 5 + 17  # nothing whole yet: what the first needs

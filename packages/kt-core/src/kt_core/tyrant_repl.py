@@ -64,6 +64,7 @@ __all__ = [
     "encode_repl",
     "read_repl_open",
     "read_repl_frame",
+    "read_repl_frames",
     "parse_repl_request",
     "encode_repl_open",
     "encode_repl_record",
@@ -86,6 +87,8 @@ _FRAME = struct.Struct(">BQII")
 #: The head of a record in an update log file: magic, ts u64, sid u16, mid u16, size u32.
 ULOG_RECORD_HEAD = struct.Struct(">BQHHI")
 _MISC_HEAD = struct.Struct(">II")
+_KV = _MISC_HEAD
+_PUT, _PUTKEEP = tt.COMMANDS["put"], tt.COMMANDS["putkeep"]
 
 
 class ReplicationRefusedError(TokyoTyrantError):
@@ -136,6 +139,24 @@ def read_repl_frame(buf: Any, pos: int, end: int, limit: int) -> Union[int, tupl
     if p + size > end:
         return p + size
     return p + size, ts, sid, bytes(buf[p : p + size])
+
+
+def read_repl_frames(buf: Any, pos: int, end: int,
+                     limit: int) -> Union[int, tuple[int, list[tuple[int, int, Optional[bytes]]]]]:
+    """Every whole frame that has arrived (at least one, at most 4096): ``(next_pos, frames)``, each
+    frame ``(ts, sid, message)`` as :func:`read_repl_frame` gives it. One call per receive instead of
+    one per frame: a stream's records are small and many."""
+    frames: list[tuple[int, int, Optional[bytes]]] = []
+    p = pos
+    while len(frames) < 4096:
+        r = read_repl_frame(buf, p, end, limit)
+        if isinstance(r, int):
+            if frames:
+                break
+            return r
+        p = r[0]
+        frames.append((r[1], r[2], r[3]))
+    return p, frames
 
 
 # ----------------------------------------------------------------------------- master side
@@ -260,6 +281,12 @@ def decode_message(message: bytes, ts: int, sid: int) -> Change:
         raise ProtocolError(f"Tokyo Tyrant update log: not a logged command ({message[:3].hex()})")
     ok = message[-1] == 0
     cmd = message[1]
+    if cmd == _PUT or cmd == _PUTKEEP:  # the common records, read without building a Request
+        end = len(message) - 1
+        if end >= 10:
+            ksiz, vsiz = _KV.unpack_from(message, 2)
+            if 10 + ksiz + vsiz == end:
+                return SetChange(ts, sid, ok, message[10 : 10 + ksiz], message[10 + ksiz : end], cmd == _PUTKEEP)
     body = message[:-1]
     if cmd == tt.COMMANDS["misc"]:
         body = body[:6] + b"\x00\x00\x00\x00" + body[6:]  # the request's options field, left out of the log

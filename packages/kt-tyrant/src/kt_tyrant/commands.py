@@ -126,6 +126,7 @@ from kt_core.tyrant_repl import (
     decode_message,
     encode_repl,
     read_repl_frame,
+    read_repl_frames,
     read_repl_open,
 )
 from kt_serializers import BinarySerializer, NoneSerializer, get_serializer
@@ -1154,16 +1155,26 @@ class TyrantCommands:
             yield from self._check_repl_gap(since, timeout)
         conn = yield from self._open_repl(since + 1, sid, timeout)
         try:
-            frame = Read(read_repl_frame, on=conn)  # one operation object for every frame
+            frames = Read(read_repl_frames, on=conn)  # one operation object for every batch
             idle_since = time.monotonic()
             while True:
-                _, ts, rsid, message = yield frame
-                if message is None:  # a NOP after the first: the server sent what it had
-                    if wait is not None and time.monotonic() - idle_since >= wait:
+                _, batch = yield frames
+                out = []
+                for ts, rsid, message in batch:
+                    if message is not None:
+                        change = decode_message(message, ts, rsid)
+                        out.append(self._decode_change(change) if decode else change)
+                        continue
+                    # a NOP after the first: the server sent what it had
+                    now = time.monotonic()
+                    if out:
+                        idle_since = now
+                    if wait is not None and now - idle_since >= wait:
+                        if out:
+                            yield Items(out)
                         return
-                else:
-                    change = decode_message(message, ts, rsid)
-                    yield Items([self._decode_change(change) if decode else change])
+                if out:
+                    yield Items(out)
                     idle_since = time.monotonic()
         finally:
             conn.close()
