@@ -115,7 +115,7 @@ def test_background_health_checks_bring_a_node_back(servers: tuple[str, list[Any
 def test_a_dual_master_pair_fails_over_to_the_other_master(servers: tuple[str, list[Any]],
                                                            proxy: FaultProxy, new_cluster: Factory) -> None:
     # Two unreplicated servers stand in for the pair: this tests the routing, not the replication
-    # (test_failover_real.py runs a real replicated pair).
+    # (test_failover_replicated.py runs replicated pairs).
     kind, managers = servers
     pair = ReplicaSet.dual_master(f"{proxy.host}:{proxy.port}", addr(managers[1]), name="pair")
     with new_cluster(kind, [pair, addr(managers[2])], timeout=0.5, down_interval=600) as cluster:

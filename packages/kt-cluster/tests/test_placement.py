@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from typing import Any
 
 import pytest
 from kt_cluster import KyotoCluster, Node, Placement, UnshardableOperationError, placement_key
@@ -34,6 +35,34 @@ def test_placement_follows_the_documented_rule() -> None:
     placement = Placement(NODES)
     for key in KEYS[:3000]:
         assert placement.node_for(key) == documented_placement(NODES, key)
+
+
+def test_lookups_and_splits_agree_with_uhashring_for_every_kind_of_key() -> None:
+    from uhashring import HashRing
+
+    ring = HashRing(nodes={name: {"weight": weight} for name, weight in NODES}, hash_fn="ketama")
+    keys: list[Any] = [*KEYS[:2000], *(k.encode() for k in KEYS[:2000]), "\u00e9t\u00e9", "caf\u00e9".encode(),
+                       b"\xff\xfe\x80", b"", "", 0, 7, 123456789, "\U0001f600"]
+    placement = Placement(NODES)
+    expected = {}
+    for key in keys:
+        expected.setdefault(ring.get_node(placement_key(key)), []).append(key)
+        assert placement.node_for(key) == ring.get_node(placement_key(key)), key
+    assert placement.split(keys) == expected  # the nodes remembered by node_for
+    assert Placement(NODES).split(keys) == expected  # nothing remembered yet
+    assert [placement.node_for(key) for key in keys] == [ring.get_node(placement_key(key)) for key in keys]
+
+
+def test_the_remembered_nodes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kt_cluster import placement as module
+
+    monkeypatch.setattr(module, "CACHE_KEYS", 100)
+    placement = Placement(NODES)
+    cold = placement.split(KEYS[:1000])
+    assert len(placement._cache) <= 100
+    assert placement.split(KEYS[:1000]) == cold == Placement(NODES).split(KEYS[:1000])
+    with pytest.raises(TypeError):
+        placement.node_for(True)  # a bool is no key, whatever int it equals
 
 
 def test_placement_is_stable_across_instances_and_node_order() -> None:

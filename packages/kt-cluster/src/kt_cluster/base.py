@@ -364,10 +364,11 @@ def _merge_found(keys: list[Any], parts: list[dict[Any, Any]]) -> dict[Any, Any]
     if not found:
         return {}
     # In input order. A client answers under the key as given, or decoded (bytes in, str out), or raw.
-    out = {k: found[k] for k in keys if k in found}
-    if len(out) == len(found):
-        return out
     sample = next(iter(found))
+    if sample.__class__ is keys[0].__class__:
+        out = {k: found[k] for k in keys if k in found}
+        if len(out) == len(found):
+            return out
     if isinstance(sample, str):
         out = {}
         for key in keys:

@@ -23,12 +23,17 @@ the new node (tested in ``test_placement.py``).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from hashlib import md5
 from typing import Any, Union
 
 from uhashring import HashRing
 
 __all__ = ["Placement", "placement_key"]
+
+#: Keys whose node a placement remembers (see Placement._cache).
+CACHE_KEYS = 1 << 16
 
 KeyLike = Union[str, bytes, bytearray, memoryview, int]
 
@@ -65,7 +70,16 @@ class Placement:
         self.names: tuple[str, ...] = tuple(names)
         self._single = names[0] if len(names) == 1 else None
         self._ring = HashRing(nodes={name: {"weight": weight} for name, weight in pairs}, hash_fn="ketama")
-        self._get_node = self._ring.get_node
+        # uhashring builds the continuum; the lookups read it directly (its get_points()), hashing each
+        # key once with md5 and bisecting: a bulk call places every one of its keys, so this is its
+        # largest cost after the round trips. test_placement checks it against uhashring's get_node.
+        points = self._ring.get_points()
+        self._points: list[int] = [point for point, _ in points]
+        self._owners: list[str] = [name for _, name in points]
+        # The node of each str/bytes key looked up lately: the ring never changes, so an entry is never
+        # stale, and a key read again (a hot key, the same bulk read) costs one dict lookup instead of
+        # an md5. Bounded: emptied when full.
+        self._cache: dict[Any, str] = {}
 
     def __repr__(self) -> str:
         return f"<Placement {list(self.nodes)}>"
@@ -75,20 +89,58 @@ class Placement:
         if self._single is not None:
             placement_key(key)  # the same type check as with several nodes
             return self._single
-        name: str = self._get_node(placement_key(key))
+        kind = key.__class__
+        if kind is str or kind is bytes:
+            name = self._cache.get(key)
+            if name is not None:
+                return name
+        digest = md5(_hashed(key)).digest()
+        index = bisect_right(self._points, digest[0] | digest[1] << 8 | digest[2] << 16 | digest[3] << 24)
+        name = self._owners[index if index < len(self._owners) else 0]
+        if kind is str or kind is bytes:
+            self._remember(key, name)
         return name
+
+    def _remember(self, key: Any, name: str) -> None:
+        cache = self._cache
+        if len(cache) >= CACHE_KEYS:
+            cache.clear()
+        cache[key] = name
 
     def split(self, keys: Sequence[Any]) -> dict[str, list[Any]]:
         """``keys`` grouped by node, each group in input order."""
         if self._single is not None:
             return {self._single: list(keys)} if keys else {}  # the client checks the keys' types
         groups: dict[str, list[Any]] = {}
-        get = self._get_node
+        points, owners, cache = self._points, self._owners, self._cache
+        last = len(owners)
         for key in keys:
-            name = get(placement_key(key))
+            # node_for(), inline: this loop runs once per key of a bulk call.
+            kind = key.__class__
+            cacheable = kind is str or kind is bytes
+            name = cache.get(key) if cacheable else None
+            if name is None:
+                if kind is bytes and key.isascii():
+                    raw = key
+                elif kind is str:
+                    raw = key.encode("utf-8")
+                else:
+                    raw = _hashed(key)
+                digest = md5(raw).digest()
+                index = bisect_right(points, digest[0] | digest[1] << 8 | digest[2] << 16 | digest[3] << 24)
+                name = owners[index if index < last else 0]
+                if cacheable:
+                    if len(cache) >= CACHE_KEYS:
+                        cache.clear()
+                    cache[key] = name
             group = groups.get(name)
             if group is None:
                 groups[name] = [key]
             else:
                 group.append(key)
         return groups
+
+
+def _hashed(key: Any) -> bytes:
+    """The bytes whose md5 places ``key``: :func:`placement_key`'s text as UTF-8 (rule 3)."""
+    return placement_key(key).encode("utf-8")
