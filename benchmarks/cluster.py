@@ -1,7 +1,8 @@
 """The sharded clients' cost: ring lookups, and get/set/get_bulk with 1, 3 and 6 shards beside one
-KyotoTycoon client (target: the cluster layer costs at most 10 % on one shard).
+KyotoTycoon client (target: the cluster layer costs at most 10 % on one shard); then the asyncio
+cluster's get_bulk beside one AsyncKyotoTycoon (one task, and 32 tasks at once).
 
-    python benchmarks/cluster.py [--quick] [--standin]
+    python benchmarks/cluster.py [--quick] [--standin] [--skip-async]
 
 Servers: ktserver (``*``) where installed, else the stand-in (``--standin`` forces it), started
 fresh. One thread, serializer KT_NONE, 16-byte keys, 100-byte values. Rounds are interleaved (each
@@ -15,6 +16,7 @@ over a client whose socket is overhead.py's fake (canned replies, no I/O), besid
 from __future__ import annotations
 
 import argparse
+import asyncio
 import bisect
 import functools
 import hashlib
@@ -22,9 +24,9 @@ import statistics
 import time
 from typing import Any, Callable
 
-from kt_cluster import KyotoCluster, Placement
+from kt_cluster import AsyncKyotoCluster, KyotoCluster, Placement
 from kt_embedded import STANDIN, EmbeddedServer
-from kt_kyoto import KyotoTycoon
+from kt_kyoto import AsyncKyotoTycoon, KyotoTycoon
 from kt_serializers import KT_NONE
 from uhashring import HashRing
 
@@ -153,6 +155,55 @@ def servers_rows(quick: bool, standin: bool) -> None:
             manager.stop()
 
 
+def async_rows(quick: bool, standin: bool) -> None:
+    managers = [EmbeddedServer(server=STANDIN if standin else "ktserver", database="*", quiet=True) for _ in range(6)]
+    for manager in managers:
+        manager.run()
+    try:
+        asyncio.run(_async_rows(quick, [f"127.0.0.1:{m.port}" for m in managers], managers[0].backend))
+    finally:
+        for manager in managers:
+            manager.stop()
+
+
+async def _async_rows(quick: bool, addresses: list[str], backend: str | None) -> None:
+    clients: dict[str, Any] = {"single client": AsyncKyotoTycoon(port=int(addresses[0].rsplit(":")[1]),
+                                                                 serializer=KT_NONE)}
+    for n in (1, 3, 6):
+        clients[f"cluster {n} shard{'s' if n > 1 else ''}"] = AsyncKyotoCluster(addresses[:n], serializer=KT_NONE)
+    keys = [b"key:%012d" % i for i in range(1000)]
+    for c in clients.values():
+        await c.set_bulk({k: VALUE for k in keys})
+    rounds, n = (3, 100) if quick else (5, 400)
+    results: dict[tuple[str, str], list[float]] = {}
+    names = list(clients)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for label, size, tasks in (("get_bulk(100)", 100, 1), ("get_bulk(1000)", 1000, 1),
+                                   ("get_bulk(100) x32 tasks", 100, 32)):
+            for name in order:
+                c = clients[name]
+                batch = keys[:size]
+                calls = max(1, n // (4 if size == 1000 else 1) // tasks)
+                await c.get_bulk(batch)  # warm
+
+                async def task(c: Any = c, batch: list[bytes] = batch, calls: int = calls) -> None:
+                    for _ in range(calls):
+                        await c.get_bulk(batch)
+
+                started = time.perf_counter()
+                await asyncio.gather(*(task() for _ in range(tasks)))
+                results.setdefault((label, name), []).append((time.perf_counter() - started) / (calls * tasks) * 1e6)
+    print(f"\nasyncio, against {backend} ktserver, medians of {rounds} rounds (wall µs per call; vs single client)")
+    for label in ("get_bulk(100)", "get_bulk(1000)", "get_bulk(100) x32 tasks"):
+        base = statistics.median(results[(label, "single client")])
+        for name in names:
+            wall = statistics.median(results[(label, name)])
+            print(f"  {label:24s} {name:16s} wall {wall:8.1f}   {100 * (wall / base - 1):+6.1f} %")
+    for c in clients.values():
+        await c.close()
+
+
 def _cycle(fn: Callable[[Any], Any], keys: list[bytes]) -> Callable[[], Any]:
     state = [0]
 
@@ -167,10 +218,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--standin", action="store_true", help="use the stand-in servers")
+    parser.add_argument("--skip-async", action="store_true", help="leave out the asyncio cluster's rows")
     args = parser.parse_args()
     lookups(args.quick)
     layer_cost()
     servers_rows(args.quick, args.standin)
+    if not args.skip_async:
+        async_rows(args.quick, args.standin)
 
 
 if __name__ == "__main__":
