@@ -1,11 +1,9 @@
 """A replicating dual-master pair (-ulog/-sid/-mhost/-mport/-rts): the real ktserver and ttserver, and the
-Kyoto Tycoon stand-in, which replicates too. SIGKILL the active master in the middle of a mixed load and
+stand-ins, which replicate too. SIGKILL the active master in the middle of a mixed load and
 the cluster fails over to the other one; a master and slave serve reads from the slave (eventually: it
 lags) and keep serving them when the master dies. The failover figures (calls that raised, failover
 time, acknowledged writes lost, whether every write acknowledged after the failover is readable) are
 printed (-s) and kept in the test's report. On both flavours of cluster.
-
-Tokyo Tyrant's stand-in does not replicate yet: its failover is tested on cut nodes (test_faults.py).
 """
 
 from __future__ import annotations
@@ -28,8 +26,8 @@ from kt_tyrant import TokyoTyrant
 KINDS = {"kt": (EmbeddedServer, KyotoTycoon, "ktserver", ["-riv", "0.01"]),
          "tt": (EmbeddedTokyoTyrantServer, TokyoTyrant, "ttserver", [])}
 
-# The replicating backends: the real servers, and the Kyoto Tycoon stand-in.
-BACKENDS = [pytest.param("kt", "standin", id="kt-standin"),
+# Every backend replicates: the stand-ins and the real servers.
+BACKENDS = [pytest.param("kt", "standin", id="kt-standin"), pytest.param("tt", "standin", id="tt-standin"),
             pytest.param("kt", "real", id="kt-real", marks=pytest.mark.real),
             pytest.param("tt", "real", id="tt-real", marks=pytest.mark.real)]
 
