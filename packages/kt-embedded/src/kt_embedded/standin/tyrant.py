@@ -537,7 +537,9 @@ class TokyoTyrantStandin(StandinServer):
                 except ProtocolError:
                     return True  # tculrdread stops at a bad magic byte: no error
                 if isinstance(r, int):
-                    break  # a file ending inside a record: the next file
+                    if pos + repl.ULOG_RECORD_HEAD.size <= len(data):
+                        return True  # a record cut off in its message ends the replay, with success
+                    break  # a file ending inside a record's head: the next file
                 pos, stamp, rsid, rmid, message = r
                 if stamp < ts:
                     continue
