@@ -93,13 +93,18 @@ def _server(request: pytest.FixtureRequest, backend: str, script: Path, database
 
 # -- the built-ins ---------------------------------------------------------------------------------
 
-FUNCTIONS = ["pack_", "unpack_", "split_", "codec_", "hash_", "bit_", "strstr_", "regex_", "ucs_", "dist_",
+FUNCTIONS = ["pack_", "unpack_", "split_", "codec_", "tcbs_", "hash_", "bit_", "strstr_", "regex_", "ucs_", "dist_",
              "isect_", "union_", "time_", "sleep_", "files_", "log_", "globals_", "records_", "numbers_",
              "iterate_", "fwmkeys_", "vanish_", "misc_", "foreach_", "mapreduce_", "stash_", "locks_", "eval_"]
 DATABASES = ["+", "*", "x.tch", "x.tcb", "x.tct"]
 # A hash database file iterates in its own order on ttserver and in insertion order on the stand-in:
 # _mapreduce's mapper meets the records in another order there (see docs). `*` agrees.
 UNORDERED = {("mapreduce_", "x.tch")}
+# _codec("tcbs", ...) is Tokyo Cabinet's own BWT coder, and two builds of Tokyo Cabinet 1.4.48 that
+# ttserver 1.1.41 links encode it differently (each decodes its own): the one the first digests
+# were taken from, which the stand-in follows, and Debian's libtokyocabinet. A real ttserver must
+# give one of them; the stand-in gives the first.
+TCBS_BUILDS = {"1e63bb7e278ed2db": "the build the stand-in follows", "0ba4bde51cc6a104": "Debian's libtokyocabinet"}
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -120,7 +125,7 @@ def _digest(data: bytes) -> str:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_builtin_answers_as_ttserver(builtins_server: tuple[str, Conn, Path], function: str,
-                                     tmp_path: Path) -> None:
+                                     tmp_path: Path, kt_backend: str) -> None:
     database, conn, _workdir = builtins_server
     if (function, database) in UNORDERED:
         pytest.skip("the records come in another order on an unordered database")
@@ -128,6 +133,9 @@ def test_builtin_answers_as_ttserver(builtins_server: tuple[str, Conn, Path], fu
     code, out = conn.ext(function, key)
     assert code == 0, function
     assert out is not None
+    if function == "tcbs_" and kt_backend == "real":
+        assert _digest(out) in TCBS_BUILDS, out.decode("latin-1")
+        return
     assert _digest(out) == EXPECTED[function].get(database, EXPECTED[function]["+"]), out.decode("latin-1")
 
 
@@ -136,7 +144,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "pack_": {"+": "bb3d2700984800c2"},
     "unpack_": {"+": "5ae62719247296f0"},
     "split_": {"+": "49519e812d565828"},
-    "codec_": {"+": "f12c2ceb19a6f902"},
+    "codec_": {"+": "f9d9180970b74011"},
+    "tcbs_": {"+": "1e63bb7e278ed2db"},
     "hash_": {"+": "65b20714bf96da90"},
     "bit_": {"+": "1a5ba1d84476b2c8"},
     "strstr_": {"+": "908940bd288d8376"},
@@ -149,7 +158,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "sleep_": {"+": "3310c3b4913a46cd"},
     "files_": {"+": "7d0955f4f50b0168"},
     "log_": {"+": "d182da3befcab5e7"},
-    "globals_": {"+": "f3a56c7cd9f86763"},
+    "globals_": {"+": "15c9c0a60c85a4f9"},
     "records_": {"+": "5ec1112322347eb9", "x.tct": "dc8660d93ea1fb9c"},
     "numbers_": {"+": "fec12e238ada6aad", "x.tct": "15daf6ca7021c341"},
     "iterate_": {"+": "fa81b4bc8b3bcef6"},

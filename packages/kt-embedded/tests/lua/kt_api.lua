@@ -637,10 +637,12 @@ function strings(inmap, outmap)
   put("pack", kt.codec("hex", kt.pack("CnNMw", 65, 258, 16909060, 1, 300)))
   put("pack table", kt.codec("hex", kt.pack("c*", {1, 2, 3}, 4)))
   put("pack counts", kt.codec("hex", kt.pack("C2S", 1, 2, 3, 4)))
-  put("pack le", kt.codec("hex", kt.pack("sil", -2, -3, 5)))
+  -- "i"/"l" numbers go to unsigned C integers: a negative one is undefined behaviour there, and
+  -- ktserver builds differ; the unsigned number of the same bits is defined on every build.
+  put("pack le", kt.codec("hex", kt.pack("sil", -2, 4294967293, 5)))
   put("pack float", kt.codec("hex", kt.pack("fd", 1.5, -0.25)))
   put("unpack", kt.unpack("CnNMw", kt.pack("CnNMw", 65, 258, 16909060, 1, 300)))
-  put("unpack signed", kt.unpack("csil", kt.pack("csil", -1, -2, -3, -4)))
+  put("unpack signed", kt.unpack("csil", kt.pack("csil", -1, -2, 4294967293, 9223372036854775808)))
   put("unpack star", kt.unpack("C*", "abc"), kt.unpack("n", "\1"), kt.unpack("N2", "\0\0\0\1\0\0\0\2\9"))
   put("unpack float", kt.unpack("fd", kt.pack("fd", 1.5, -0.25)))
   return kt.RVSUCCESS

@@ -99,9 +99,14 @@ function codec_(key, value)
     function() return _codec("pack", "aaaaabcddddd"), _codec("pack", "abcdefg"), _codec("pack", ""), _codec("pack", "aab") end,
     function() return _codec("pack", string.rep("x", 300)), _codec("pack", "abcabcaaaaaaaaaaabbbbbbbc\0\0\0") end,
     function() return _codec("~pack", _codec("pack", "aaaaabcddddd")), _codec("~pack", "\5"), _codec("~pack", "\250ab") end,
-    function() return _codec("tcbs", ""), _codec("tcbs", "a"), _codec("tcbs", "hello hello"), _codec("tcbs", "abab") end,
-    function() return _codec("tcbs", string.rep("ab", 40)), _codec("tcbs", string.rep("a", 200)), _codec("tcbs", tcbs_long) end,
     function() return _codec("~tcbs", _codec("tcbs", tcbs_long)) == tcbs_long, _codec("~tcbs", ""), _codec("~tcbs", "\3") end,
+    function()
+      local same = {}
+      for _, text in ipairs({"", "a", "hello hello", "abab", string.rep("ab", 40), string.rep("a", 200)}) do
+        same[#same + 1] = _codec("~tcbs", _codec("tcbs", text)) == text
+      end
+      return unpack(same)
+    end,
     function() return _codec("deflate", "hello hello hello"), _codec("~deflate", _codec("deflate", "hi")) end,
     function() return _codec("~deflate", "garbage"), _codec("gzip", "hello hello hello"), _codec("~gzip", _codec("gzip", "hi")) end,
     function() return _codec("bzip", "hello hello hello"), _codec("~bzip", _codec("bzip", "hi")) end,
@@ -109,6 +114,16 @@ function codec_(key, value)
     function() return _codec("nosuch", "x"), _codec("~nosuch", "x"), _codec("hex", 255), _codec(1, 2) end,
     function() return _codec("url") end,
     function() return _codec("url", nil) end,
+  })
+end
+
+-- tcbs's encoded bytes differ between Tokyo Cabinet builds (see tests/test_standin_tyrant_lua.py);
+-- codec_ keeps what every build agrees on: decoding, and each build's own round trip.
+function tcbs_(key, value)
+  local tcbs_long = string.rep("abc", 100) .. string.rep("z", 70) .. "the end"
+  return run({
+    function() return _codec("tcbs", ""), _codec("tcbs", "a"), _codec("tcbs", "hello hello"), _codec("tcbs", "abab") end,
+    function() return _codec("tcbs", string.rep("ab", 40)), _codec("tcbs", string.rep("a", 200)), _codec("tcbs", tcbs_long) end,
   })
 end
 
