@@ -364,3 +364,23 @@ def test_resume_after_sigkill_of_the_consumer_process(start: Callable[..., Embed
     subprocess.run([sys.executable, str(script), str(server.port), str(out), "0.5"], check=True, timeout=60)
     lines = out.read_bytes().splitlines()
     assert [line.split()[1] for line in lines] == [b"k%d" % i for i in range(total)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lua_misc_with_a_dollar_name_stays_out_of_the_log(start: Callable[..., EmbeddedTokyoTyrantServer],
+                                                          backend: str, tmp_path: Path) -> None:
+    if backend == "standin":
+        pytest.importorskip("lupa")
+    script = tmp_path / "misc.lua"
+    script.write_text('function logged(key, value) return _misc("put", key, value) and "ok" end\n'
+                      'function unlogged(key, value) return _misc("$put", key, value) and "ok" end\n')
+    server = master(start, backend, tmp_path, "-ext", str(script))
+    t = TokyoTyrant(host=server.host, port=server.port)
+    try:
+        assert t.script("unlogged", "quiet", "1") == b"ok"
+        assert t.script("logged", "loud", "2") == b"ok"
+        assert t.get_raw("quiet") == b"1" and t.get_raw("loud") == b"2"
+        changes = read_all(t)
+    finally:
+        t.close()
+    assert [fields(c) for c in changes] == [(MiscChange, True, "put", (b"loud", b"2"))]

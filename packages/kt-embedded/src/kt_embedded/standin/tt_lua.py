@@ -1867,12 +1867,14 @@ class _State:
 
         def misc(name: bytes, args: Any, count: int) -> Any:
             name = _cstr(name)
-            if name.startswith(b"$"):  # "$name": no update log (the stand-in keeps none)
+            target = db
+            if name.startswith(b"$"):  # "$name": ttserver's no-update-log form, as RDBMONOULOG
                 name = name[1:]
+                target = getattr(db, "inner", db)  # past the update log, where there is one
             values = [args[i] for i in range(1, count + 1)]
             self._charge(name, *values)
             with db.lock:
-                code, out = db.misc(name.decode("latin-1"), values)
+                code, out = target.misc(name.decode("latin-1"), values)
             return self._table(out) if code == 0 else None
 
         def records() -> _Records:
