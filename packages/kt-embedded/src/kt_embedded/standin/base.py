@@ -198,6 +198,28 @@ class StandinServer:
         print(f"{self.name}: closing connection from {peer}: {exc}", file=sys.stderr, flush=True)
 
 
+class SlaveThread(threading.Thread):
+    """The thread of a stand-in replicating from a master: ``_alive`` while it should run, ``_sock``
+    its stream's socket, which :meth:`stop` shuts down so a blocked read ends at once."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._alive = threading.Event()
+        self._alive.set()
+        self._sock: Optional[socket.socket] = None
+
+    def stop(self) -> None:
+        self._alive.clear()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(3)
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> None:
     """The options both stand-ins share, spelled as the real servers spell them."""
     parser.add_argument("-host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")

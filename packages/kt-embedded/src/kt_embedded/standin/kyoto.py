@@ -49,7 +49,7 @@ from kt_core import kyoto_binary, kyoto_http, kyoto_repl
 from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError, ProtocolError
 from kt_core.reader import NEED_MORE, Reader
 
-from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, StandinServer, common_arguments
+from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, SlaveThread, StandinServer, common_arguments
 from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec
 from .kt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_TIME_LIMIT, KtLuaRuntime, LuaScripts
 
@@ -895,24 +895,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Slave(threading.Thread):
+class _Slave(SlaveThread):
     """ktserver's replication slave (``-mhost/-mport/-rts/-riv``): reads a master's stream (0xB1) from the
     time stamp in the RTS file, applies every change whose server id is not its own to the database of its
     index (logged under the master's server id), and writes the newest time stamp read to the RTS file
     (``%020d\\n``) when a stream ends and at shutdown. It reconnects a second after a stream ends."""
 
     def __init__(self, server: KyotoTycoonStandin, rtspath: str, host: str, port: int, riv: float) -> None:
-        super().__init__(name="ktserver-standin-slave", daemon=True)
+        super().__init__("ktserver-standin-slave")
         self.server = server
         self.rtspath = rtspath
         self._lock = threading.Lock()
         self._host, self._port, self.riv = host, port, riv
         self._wrts: Optional[int] = None
-        self._alive = threading.Event()
-        self._alive.set()
         self._hup = False
         self.rts = 0
-        self._sock: Optional[socket.socket] = None
 
     def set_master(self, host: str, port: int, ts: Optional[int], iv: float) -> None:
         with self._lock:
@@ -922,17 +919,6 @@ class _Slave(threading.Thread):
 
     def restart(self) -> None:
         self._hup = True
-
-    def stop(self) -> None:
-        self._alive.clear()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self.is_alive() and self is not threading.current_thread():
-            self.join(3)
 
     def _write_rts(self) -> None:
         try:

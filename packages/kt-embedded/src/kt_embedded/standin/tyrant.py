@@ -45,7 +45,7 @@ from kt_core import tyrant_repl as repl
 from kt_core.errors import ProtocolError
 from kt_core.reader import NEED_MORE, Reader
 
-from .base import CLOSE, CLOSE_IF_IDLE, Session, StandinServer, common_arguments
+from .base import CLOSE, CLOSE_IF_IDLE, Session, SlaveThread, StandinServer, common_arguments
 from .tt_db import Database, open_database, tc_atof, tc_atoi
 from .tt_lua import DEFAULT_MEMORY_LIMIT, DEFAULT_THREADS, DEFAULT_TIME_LIMIT, LuaExt, LuaUnavailableError, import_lua51
 from .tt_ulog import TIME_DEVIANCE_US, LoggedDatabase, UpdateLog
@@ -646,7 +646,7 @@ class TokyoTyrantStandin(StandinServer):
         return st
 
 
-class _Slave(threading.Thread):
+class _Slave(SlaveThread):
     """ttserver's replication slave (``-mhost/-mport/-rts``, do_slave): every second while no stream
     runs, it reads the time stamp in the RTS file, asks the master for the records after it (``repl``
     with that time stamp plus one and its own server id), applies each as tculogadbredo does (logged
@@ -654,24 +654,10 @@ class _Slave(threading.Thread):
     stamp to the RTS file (``%llu\n``) after each."""
 
     def __init__(self, server: TokyoTyrantStandin, host: str, port: int, rtspath: str) -> None:
-        super().__init__(name="ttserver-standin-slave", daemon=True)
+        super().__init__("ttserver-standin-slave")
         self.server = server
         self.host, self.port, self.rtspath = host, port, rtspath
         self.rts = 0
-        self._alive = threading.Event()
-        self._alive.set()
-        self._sock: Optional[socket.socket] = None
-
-    def stop(self) -> None:
-        self._alive.clear()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        if self.is_alive() and self is not threading.current_thread():
-            self.join(3)
 
     def run(self) -> None:
         failed = False
