@@ -384,3 +384,46 @@ def test_lua_misc_with_a_dollar_name_stays_out_of_the_log(start: Callable[..., E
     finally:
         t.close()
     assert [fields(c) for c in changes] == [(MiscChange, True, "put", (b"loud", b"2"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_master_starts_and_stops_a_slave(backend: str, tmp_path: Path) -> None:
+    if backend == "real" and not real_server_available("ttserver"):
+        pytest.skip("ttserver is not installed")
+    server = "ttserver" if backend == "real" else STANDIN
+    (tmp_path / "ulog").mkdir()
+    managers = [EmbeddedTokyoTyrantServer(server=server, database="*", cwd=str(tmp_path), quiet=True,
+                                          server_args=["-ulog", str(tmp_path / "ulog"), "-sid", "1"]),
+                EmbeddedTokyoTyrantServer(server=server, database="*", cwd=str(tmp_path), quiet=True,
+                                          server_args=["-sid", "2"])]
+    try:
+        for manager in managers:
+            manager.run()
+        master, slave = (TokyoTyrant(host=m.host, port=m.port) for m in managers)
+        master.set_bulk({"a": "1", "b": "2"})
+        assert slave.count() == 0 and "mhost" not in slave.status()
+        assert slave.set_master(master.host, master.port, 0) is True
+
+        def wait_for(check: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 30
+            while not check():
+                assert time.monotonic() < deadline, "the slave did not catch up"
+                time.sleep(0.05)
+
+        wait_for(lambda: slave.get_bulk(["a", "b"]) == {"a": "1", "b": "2"})
+        master.set("c", "3")
+        wait_for(lambda: slave.get("c") == "3")
+        status = slave.status()
+        assert status["mhost"] == master.host and status["mport"] == master.port
+        assert status["rts"] == list(master.replicate(since=0, wait=0))[-1].ts  # the last record applied
+        assert slave.set_master("", 0, 0) is True
+        assert "mhost" not in slave.status()
+        time.sleep(1.5)  # a slave runs once a second: long enough for one to have started again
+        master.set("d", "4")
+        time.sleep(1.5)
+        assert slave.get("d") is None  # no master, no replication
+        master.close()
+        slave.close()
+    finally:
+        for manager in managers:
+            manager.stop()

@@ -20,7 +20,8 @@ With ``-ulog DIR -sid N [-ulim SIZE]`` it keeps an update log as ttserver does, 
 is itself a slave of that master, as ttserver's: it applies the master's records (logging them
 under their server id, so two servers can be each other's master) and keeps the newest time stamp
 applied in the RTS file (default ``ttserver.rts``). ``restore`` replays the update-log files of a
-``-ulog`` directory. ``setmst`` is remembered (``stat`` shows it) but does not start replication.
+``-ulog`` directory. ``setmst`` points the slave at another master (an empty host stops it), from
+the time stamp it gives, as ttserver's does; ``stat`` shows the master and the slave's time stamp.
 """
 
 from __future__ import annotations
@@ -220,14 +221,13 @@ class TokyoTyrantStandin(StandinServer):
         self.misses = {"put": 0, "out": 0, "get": 0}
         self._count_lock = threading.Lock()
         self._log = open(log, "a", encoding="utf-8") if log else None
-        self.master: tuple[bytes, int] = (b"", 0)
-        self.rts = 0  # the replication time stamp stat reports while a master is set
+        # The master the slave follows (-mhost/-mport, then setmst); an empty host: none.
+        self.master: tuple[bytes, int] = ((mhost or "").encode("utf-8"), mport)
         self.mask = mask  # -mask: forbidden commands (command_mask bits)
         self.sid = sid
         self._conn_local = threading.local()
-        self._slave: Optional[_Slave] = None
-        if mhost and sid > 0:
-            self._slave = _Slave(self, mhost, mport, rts)
+        # ttserver's slave runs once a second whether or not a master is set yet (setmst may set one).
+        self._slave = _Slave(self, rts)
         if lua_path is not None:
             try:  # after the log is open: the script's top level and _begin run now, and may log
                 self.lua = LuaExt(lua_path, self.db, self.log, threads=lua_threads, time_limit=lua_time_limit,
@@ -274,7 +274,7 @@ class TokyoTyrantStandin(StandinServer):
             self._log.flush()
 
     def serve_forever(self) -> None:
-        if self._slave is not None and not self._slave.is_alive():
+        if not self._slave.is_alive():
             self._slave.start()
         super().serve_forever()
 
@@ -283,8 +283,7 @@ class TokyoTyrantStandin(StandinServer):
         super()._serve_connection(conn, peer)
 
     def stop(self) -> None:
-        if self._slave is not None:
-            self._slave.stop()
+        self._slave.stop()
         super().stop()
         if self.ulog is not None:
             self.ulog.close()
@@ -594,11 +593,11 @@ class TokyoTyrantStandin(StandinServer):
         return bool(ok) == succeeded
 
     def _cmd_setmst(self, host: bytes, port: int, ts: int, opts: int) -> bytes:
-        # Accepted and remembered (stat shows it); the stand-in never replicates. ttserver writes a time
-        # stamp above 0 to its replication time stamp file, and stat reports it as rts.
-        self.master = (host, port)
-        if ts > 0:
-            self.rts = ts
+        # As do_setmst: the slave drops its stream and, at its next round, follows the new master from
+        # ``ts`` (written to the RTS file first when above 0); RDBROCHKCON in ``opts`` stops it at the
+        # first record that does not end as the master's did.
+        self.master = (host.split(b"\0", 1)[0], port)  # ttserver copies it as a C string
+        self._slave.retarget(ts, opts)
         return tt.encode_code_reply(0)
 
     def _cmd_rnum(self) -> bytes:
@@ -633,8 +632,8 @@ class TokyoTyrantStandin(StandinServer):
         if self.master[0]:  # where ttserver puts them: after bigend
             st["mhost"] = self.master[0].decode("utf-8", "replace")
             st["mport"] = self.master[1]
-            st["rts"] = self.rts
-            st["delay"] = max(time.time() - self.rts / 1000000.0, 0.0)
+            st["rts"] = self._slave.rts
+            st["delay"] = max(time.time() - self._slave.rts / 1000000.0, 0.0)
         st.update({
             "fd": self._listener.fileno(), "loadavg": float(load), "memsize": 0, "memrss": usage.ru_maxrss * 1024,
             "ru_user": float(usage.ru_utime), "ru_sys": float(usage.ru_stime), "ru_real": time.time() - _START,
@@ -647,28 +646,56 @@ class TokyoTyrantStandin(StandinServer):
 
 
 class _Slave(SlaveThread):
-    """ttserver's replication slave (``-mhost/-mport/-rts``, do_slave): every second while no stream
-    runs, it reads the time stamp in the RTS file, asks the master for the records after it (``repl``
-    with that time stamp plus one and its own server id), applies each as tculogadbredo does (logged
-    under the record's server id, with the master's id as master id) and writes the record's time
-    stamp to the RTS file (``%llu\n``) after each."""
+    """ttserver's replication slave (``-mhost/-mport/-rts``, ``setmst``; do_slave): every second while
+    no stream runs and a master is set, it reads the time stamp in the RTS file, asks the master for
+    the records after it (``repl`` with that time stamp plus one and its own server id), applies each
+    as tculogadbredo does (logged under the record's server id, with the master's id as master id) and
+    writes the record's time stamp to the RTS file (``%llu\n``) after each."""
 
-    def __init__(self, server: TokyoTyrantStandin, host: str, port: int, rtspath: str) -> None:
+    def __init__(self, server: TokyoTyrantStandin, rtspath: str) -> None:
         super().__init__("ttserver-standin-slave")
         self.server = server
-        self.host, self.port, self.rtspath = host, port, rtspath
+        self.rtspath = rtspath
         self.rts = 0
+        self._lock = threading.Lock()
+        self._mts = 0  # a setmst time stamp, written to the RTS file at the next round
+        self._opts = 0
+        self._fatal = False  # an inconsistency under RDBROCHKCON: idle until the next setmst
+
+    def retarget(self, ts: int, opts: int) -> None:
+        with self._lock:
+            self._mts, self._opts, self._fatal = ts, opts, False
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # the stream to the old master ends now
+            except OSError:
+                pass
 
     def run(self) -> None:
         failed = False
         while self._alive.is_set():
+            host, port = self.server.master
+            with self._lock:
+                mts, self._mts = self._mts, 0
+                fatal = self._fatal
+            if mts > 0:
+                try:
+                    with open(self.rtspath, "wb") as f:
+                        f.write(b"%d\n" % mts)
+                except OSError:
+                    self.server.log("do_slave: tcwritefile failed")
+            if fatal or not host or port < 1:
+                self._alive.wait(1.0)
+                continue
             try:
                 with open(self.rtspath, "rb") as f:
                     self.rts = tc_atoi(f.read(64)) % (1 << 64)
             except OSError:
                 self.rts = 0
+            name = host.decode("utf-8", "replace")
             try:
-                sock = socket.create_connection((self.host, self.port), timeout=60)
+                sock = socket.create_connection((name, port), timeout=60)
             except OSError:
                 if not failed:
                     self.server.log("do_slave: tcreplopen failed")
@@ -678,7 +705,7 @@ class _Slave(SlaveThread):
             self._sock = sock
             try:
                 sock.sendall(repl.encode_repl(self.rts + 1, self.server.sid))
-                self._follow(sock)
+                self._follow(sock, f"{name}:{port}", (host, port))
             except (OSError, ProtocolError, ValueError):
                 pass
             finally:
@@ -688,11 +715,11 @@ class _Slave(SlaveThread):
             self.server.log("replication finished")
             self._alive.wait(1.0)  # do_slave runs once a second
 
-    def _follow(self, sock: socket.socket) -> None:
+    def _follow(self, sock: socket.socket, where: str, master: tuple[bytes, int]) -> None:
         reader = Reader(1 << 30)
         mid: Optional[int] = None
         server = self.server
-        while self._alive.is_set():
+        while self._alive.is_set() and server.master == master:
             frame = reader.read(repl.read_repl_frame if mid is not None else repl.read_repl_open)
             if frame is NEED_MORE:
                 data = sock.recv(65536)
@@ -704,14 +731,22 @@ class _Slave(SlaveThread):
                 mid = frame[1]
                 if mid < 1:
                     return
-                server.log(f"replicating from sid={mid} ({self.host}:{self.port}) after {self.rts}")
+                server.log(f"replicating from sid={mid} ({where}) after {self.rts}")
                 continue
             _, rts, rsid, message = frame
             if message is None or not message:
                 continue
-            if server._redo(message, rsid, mid) is None:
+            consistent = server._redo(message, rsid, mid)
+            if consistent is None:
                 server.log("do_slave: tculogadbredo failed")
                 return
+            if not consistent:
+                if self._opts & tt.RDBROCHKCON:
+                    with self._lock:
+                        self._fatal = True
+                    server.log("do_slave: detected inconsistency")
+                    return
+                server.log("do_slave: detected inconsistency")
             with open(self.rtspath, "wb") as f:
                 f.write(b"%d\n" % rts)
             self.rts = rts
