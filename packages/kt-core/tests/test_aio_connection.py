@@ -6,6 +6,7 @@ Each test runs on the default event loop and on uvloop where it is installed.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Coroutine
@@ -351,3 +352,47 @@ def test_a_cancelled_waiter_passes_its_wake_up_on(make_server: Any, run: Any) ->
         pool.release(got)
 
     run(main())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_pool_in_a_fork_child_never_hands_out_the_parents_connections(make_server: Any) -> None:
+    server = make_server()
+    loop = asyncio.new_event_loop()
+    pool = AsyncConnectionPool("127.0.0.1", server.port, timeout=2)
+
+    async def parent_idle() -> AsyncConnection:
+        conn = await pool.acquire()
+        assert await _get(conn, b"p1") == b"p1@1"
+        pool.release(conn)
+        return conn
+
+    idle = loop.run_until_complete(parent_idle())
+    assert pool.idle_count == 1
+    pid = os.fork()
+    if pid == 0:  # child: a loop of its own; report through the exit status only
+        status = 1
+        try:
+            child_loop = asyncio.new_event_loop()
+
+            async def child() -> int:
+                conn = pool.try_acquire()
+                if conn is None or conn is idle:
+                    return 3
+                value = await _get(conn, b"c")
+                return 0 if value.startswith(b"c@") and value != b"c@1" else 4
+
+            status = child_loop.run_until_complete(child())
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child failed at step {os.WEXITSTATUS(status)}"
+
+    async def parent_again() -> AsyncConnection:
+        conn = await pool.acquire()
+        assert await _get(conn, b"p2") == b"p2@1"  # the parent's own socket, still in step
+        pool.release(conn)
+        return conn
+
+    assert loop.run_until_complete(parent_again()) is idle
+    pool.close()
+    loop.close()

@@ -314,7 +314,7 @@ class AsyncConnectionPool:
         self._idle: list[AsyncConnection] = []
         self._in_use: set[AsyncConnection] = set()
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._pid = os.getpid()
+        self._forks = _forks[0]
 
     def __repr__(self) -> str:
         return f"<AsyncConnectionPool {self.host}:{self.port} idle={len(self._idle)} in_use={len(self._in_use)}>"
@@ -334,7 +334,7 @@ class AsyncConnectionPool:
 
     def try_acquire(self) -> AsyncConnection | None:
         """:meth:`acquire` without waiting: None when ``max_connections`` are in use (or others wait)."""
-        if self._pid != os.getpid():
+        if self._forks != _forks[0]:  # the fork counter, not getpid(): this runs on every call
             self._after_fork()
         if self._waiters:
             return None  # first come first served: the queued tasks go first
@@ -448,4 +448,4 @@ class AsyncConnectionPool:
         self._idle = []
         self._in_use = set()
         self._waiters = deque()
-        self._pid = os.getpid()
+        self._forks = _forks[0]
