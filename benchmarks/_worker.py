@@ -1,5 +1,8 @@
 """Benchmark worker: one process per codec implementation (the driver sets KT_PUREPYTHON).
 
+With ``KT_BENCH_CLIENT=kt096`` it runs kt 0.9.6's clients instead (the driver starts it with a
+Python where kt 0.9.6 is installed), for the rows compared with kt 0.9.6; their API is the same.
+
 Reads one JSON command per line on stdin, runs it, answers one JSON line on stdout. Each
 measurement prepares its data untimed, then times ``n`` calls of one client method on one
 thread and one connection. Not a test and not part of the package.
@@ -18,7 +21,9 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
-import kt_core
+KT096 = os.environ.get("KT_BENCH_CLIENT") == "kt096"
+if not KT096:
+    import kt_core
 
 VALUE = b"v" * 100  # the issue's workload: 100-byte values
 ISSUE, NATIVE = "issue", "native"  # record formats: ours (12-20 byte keys, 100-byte values) or the C++ tools'
@@ -104,6 +109,9 @@ class Bench:
 
     # -- clients ----------------------------------------------------------------------
     def kt_client(self, port: int | None = None) -> Any:
+        if KT096:
+            import kt
+            return kt.KyotoTycoon(self.spec["host"], port or self.spec["kt_port"], serializer=kt.KT_NONE)
         from kt_kyoto import KyotoTycoon
         return KyotoTycoon(self.spec["host"], port or self.spec["kt_port"], serializer="none")
 
@@ -113,6 +121,9 @@ class Bench:
         return self.kt
 
     def ttc(self) -> Any:
+        if self.tt is None and KT096:
+            import kt
+            self.tt = kt.TokyoTyrant(self.spec["host"], self.spec["tt_port"], serializer=kt.KT_NONE)
         if self.tt is None:
             from kt_tyrant import TokyoTyrant
             self.tt = TokyoTyrant(self.spec["host"], self.spec["tt_port"], serializer="none")
@@ -415,7 +426,7 @@ class Bench:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     bench = Bench(spec)
-    print(json.dumps({"ready": True, "implementation": kt_core.IMPLEMENTATION}), flush=True)
+    print(json.dumps({"ready": True, "implementation": "kt096" if KT096 else kt_core.IMPLEMENTATION}), flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
         try:

@@ -1,12 +1,15 @@
 """kt benchmark suite: our clients against fresh servers, with the servers' own C++ clients as reference.
 
     python benchmarks/run.py [--quick] [--only kt|tt] [--rounds N] [--impl c,python] [--standin] [--json FILE]
+                             [--kt096 PYTHON]
 
 Starts the real ``ktserver``/``ttserver`` when installed (otherwise the stand-ins) and says which;
 runs ``ktremotetest``/``tcrmttest`` on the same servers when installed. Rounds are interleaved
 (native, then each codec implementation, op by op, with the order rotated every round) and the
 table reports medians. Each codec implementation runs in a worker subprocess of its own
-(``KT_PUREPYTHON=1`` for the pure one), so both are measured honestly. See benchmarks/README.md.
+(``KT_PUREPYTHON=1`` for the pure one), so both are measured honestly. With ``--kt096 PYTHON`` (or
+``KT096_PYTHON``: a Python with kt 0.9.6 installed), the rows marked for it also run kt 0.9.6's
+clients in the same rounds, and a second table compares them. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -122,16 +125,21 @@ def _run_quiet(argv: list[str]) -> None:
 
 
 class Worker:
-    def __init__(self, impl: str, spec: dict[str, Any]) -> None:
+    def __init__(self, impl: str, spec: dict[str, Any], python: str = sys.executable) -> None:
         env = dict(os.environ)
         env.pop("KT_PUREPYTHON", None)
         env.pop("KT_REQUIRE_C", None)
+        cwd = None
         if impl == "python":
             env["KT_PUREPYTHON"] = "1"
+        elif impl == "kt096":
+            env["KT_BENCH_CLIENT"] = "kt096"
+            env.pop("PYTHONPATH", None)
+            cwd = tempfile.gettempdir()  # nothing of ours on its path
         else:
             env["KT_REQUIRE_C"] = "1"
         self.impl = impl
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "_worker.py"), json.dumps(spec)],
+        self.proc = subprocess.Popen([python, str(HERE / "_worker.py"), json.dumps(spec)], cwd=cwd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         hello = json.loads(self._readline())
         if hello["implementation"] != impl:
@@ -178,6 +186,7 @@ class Row:
     target: float | None = None
     scale: float = 1.0  # our ops/s multiplied by this (e.g. keys per walk)
     fmt: str = "issue"  # record format: "issue" (100-byte values) or "native" (the C++ tool's 8-byte key = value)
+    kt096: float | None = None  # compared with kt 0.9.6 (--kt096): the target ratio ours / kt 0.9.6
     ours: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)  # client CPU µs per call
 
@@ -209,7 +218,7 @@ def kt_rows() -> list[Row]:
             native_note="bulk -bin -bulk 100", target=0.8),
         Row("KT set_bulk 100", "kt_set_bulk", 400, "calls/s", native=("kt_bulk100", "set_bulk"),
             native_note="bulk -bin -bulk 100", target=0.8),
-        Row("KT match_prefix (1,000 of 10,000)", "kt_match_prefix", 100, "calls/s"),
+        Row("KT match_prefix (1,000 of 10,000)", "kt_match_prefix", 100, "calls/s", kt096=1.0),
         Row("KT keys() walk of 10,000", "kt_keys", 3, "keys/s", native=("kt_http", "walk_keys"),
             native_note="order: cursor walk", scale=10000),
         Row("KT get, pipelined 100", "kt_get_pipe", 100, native=("kt_bin1", "get"), native_note="bulk -bin -bulk 1",
@@ -230,8 +239,8 @@ def tt_rows() -> list[Row]:
         Row("TT set", "tt_set", 4000, native=("tt", "set"), native_note="write", target=0.95),
         Row("TT get_bulk (mget) 100", "tt_get_bulk", 400, "calls/s", native=("tt", "get_bulk"),
             native_note="read -mul 100", target=0.95),
-        Row("TT set_bulk (putlist) 100", "tt_set_bulk", 400, "calls/s"),
-        Row("TT incr (addint)", "tt_incr", 4000),
+        Row("TT set_bulk (putlist) 100", "tt_set_bulk", 400, "calls/s", kt096=1.0),
+        Row("TT incr (addint)", "tt_incr", 4000, kt096=1.0),
         Row("TT query (indexed num, 100 hits)", "tt_query", 300, "calls/s"),
         Row("TT get, pipelined 100", "tt_get_pipe", 100, native=("tt", "get"), native_note="read", target=4.0,
             scale=100),
@@ -255,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--standin", action="store_true", help="run the stand-in servers even if the real ones exist")
     ap.add_argument("--no-native", action="store_true", help="skip ktremotetest/tcrmttest")
     ap.add_argument("--json", help="also write the raw figures to this file")
+    ap.add_argument("--kt096", default=os.environ.get("KT096_PYTHON"),
+                    help="a Python with kt 0.9.6 installed: its clients run the rows compared with it")
     args = ap.parse_args(argv)
 
     from kt_embedded import STANDIN, EmbeddedServer, EmbeddedTokyoTyrantServer
@@ -313,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # slot: each worker keeps its native-format keys (bare numbers) apart from the other's
     workers = {impl: Worker(impl, {**spec, "slot": i}) for i, impl in enumerate(impls)}
+    if args.kt096:
+        workers["kt096"] = Worker("kt096", {**spec, "slot": len(impls)}, python=args.kt096)
     extras: dict[str, Any] = {}
     t0 = time.monotonic()
     try:
@@ -337,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                         native_errors[g] = str(exc).splitlines()[0]
                 for row in groups[g]:
                     run_order = impls if r % 2 == 0 else impls[::-1]
+                    if row.kt096 is not None and "kt096" in workers and row.fmt == "issue":
+                        run_order = run_order + ["kt096"] if r % 2 == 0 else ["kt096"] + run_order
                     for impl in run_order:
                         n = max(1, row.n // shrink)
                         res = workers[impl].call(row.op, n, row.fmt)
@@ -357,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
 
     print_table(rows, impls, native_figures, natives)
+    if "kt096" in workers:
+        print_kt096_table(rows, impls)
     for g, err in native_errors.items():
         print(f"  native {g} failed: {err}")
     if "round_trips" in extras:
@@ -395,6 +412,22 @@ MEMORY_CASES = (
     ("kt_bytes", "KT get_bulk_raw, bytes keys in (every key decoded to a new str)"),
     ("tt_str", "TT get_bulk_raw (mget), str keys in"),
 )
+
+
+def print_kt096_table(rows: list[Row], impls: list[str]) -> None:
+    """Ours beside kt 0.9.6 (its Cython build), medians of the same rounds."""
+    print("\nAgainst kt 0.9.6 (same servers, same rounds, medians):")
+    print(f"  {'operation':40} {'unit':8} " + " ".join(f"{'ours ' + i:>12}" for i in impls)
+          + f" {'kt 0.9.6':>12} " + " ".join(f"{i + ' / kt096':>14}" for i in impls) + "  target")
+    for row in rows:
+        if row.kt096 is None or not row.ours.get("kt096") or row.fmt != "issue":
+            continue
+        theirs = statistics.median(row.ours["kt096"])
+        ours = {i: statistics.median(row.ours[i]) for i in impls if row.ours.get(i)}
+        print(f"  {row.label:40} {row.unit:8} " + " ".join(f"{_fmt(ours.get(i)):>12}" for i in impls)
+              + f" {_fmt(theirs):>12} "
+              + " ".join(f"{(ours[i] / theirs if i in ours else float('nan')):>14.2f}" for i in impls)
+              + f"  > {row.kt096:.2f}")
 
 
 def _fmt(x: float | None) -> str:

@@ -596,3 +596,14 @@ def test_reader_buffer_stream_of_replies() -> None:
             fed += 1
         _check(v, result, result[0])
     assert fed == len(data) and reader.pending == 0
+
+
+@pytest.mark.parametrize("args", [[], [b""], [b"k", b"v"], [b"k%d" % i for i in range(300)], [b"\x00" * 70000]])
+def test_encode_misc_of_a_bytes_list_is_the_checked_encoding(args: list[bytes]) -> None:
+    # A list of plain bytes takes encode_misc's one-pass path; a tuple or a bytearray the checked one.
+    assert tyrant.encode_misc(b"putlist", args, 1) == tyrant.encode_misc(b"putlist", tuple(args), 1)
+    if args:
+        mixed = [bytearray(args[0]), *args[1:]]
+        assert tyrant.encode_misc(b"putlist", mixed, 1) == tyrant.encode_misc(b"putlist", tuple(args), 1)
+    with pytest.raises(InvalidTypeError):
+        tyrant.encode_misc(b"putlist", [*args, "text"])

@@ -276,6 +276,8 @@ class TyrantCommands:
         self._loads = self.serializer.loads
         # get_part returns a slice of the stored bytes: only text-like serializers can decode one.
         self._part_loads = self._loads if isinstance(self.serializer, (BinarySerializer, NoneSerializer)) else bytes
+        # Their dumps gives a bytes value back unchanged (documented): the bulk encoder skips the call.
+        self._bytes_as_is = isinstance(self.serializer, (BinarySerializer, NoneSerializer))
 
     @staticmethod
     def _url_options(url: str, client: str) -> dict[str, Any]:
@@ -315,6 +317,32 @@ class TyrantCommands:
         loads = self._loads
         decode = self._decode_key
         return {decode(items[i]): loads(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+    def _bulk_args(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[bytes]:
+        """``[key, value, key, value, ...]`` as bytes: what putlist takes."""
+        if data.__class__ is dict and not kwargs:
+            # The common call, a plain dict of str or bytes keys: one loop, no call per key. Anything
+            # unusual (another key type, a value the serializer refuses) takes the checked path,
+            # which raises the documented errors.
+            dumps = self._dumps_fn
+            as_is = self._bytes_as_is
+            args: list[bytes] = []
+            append = args.append
+            try:
+                for k, v in data.items():
+                    cls = k.__class__
+                    if cls is str:
+                        append(k.encode("utf-8"))
+                    elif cls is bytes:
+                        append(k)
+                    else:
+                        break
+                    append(v if as_is and v.__class__ is bytes else dumps(v))
+                else:
+                    return args
+            except (TypeError, ValueError):
+                pass
+        return [x for kv in self._bulk_items(data, kwargs) for x in kv]
 
     def _bulk_items(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
         if data is not None and not isinstance(data, Mapping):
@@ -399,10 +427,9 @@ class TyrantCommands:
                         self._decode_key), values
 
     def _set_bulk(self, data: Mapping[KeyType, Any] | None, kwargs: Mapping[str, Any]) -> Steps[bool]:
-        items = self._bulk_items(data, kwargs)
-        if not items:
+        args = self._bulk_args(data, kwargs)
+        if not args:
             return True
-        args = [x for kv in items for x in kv]
         return (yield from self._misc_bool("putlist", args))
 
     def _status(self) -> Steps[dict[str, int | float | str]]:
