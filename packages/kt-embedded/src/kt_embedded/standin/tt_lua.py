@@ -1060,6 +1060,18 @@ _DIST_MAX = 4096
 
 def _levenshtein(a: Union[bytes, list[int]], b: Union[bytes, list[int]]) -> int:
     a, b = a[:_DIST_MAX], b[:_DIST_MAX]
+    # A common prefix and suffix never change the distance; dropping them first keeps the table
+    # small for the usual near-equal strings (the full table of two 4,096-byte strings is 16 million
+    # steps of Python, long enough for a loaded machine to time a client out).
+    start = 0
+    limit = min(len(a), len(b))
+    while start < limit and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a -= 1
+        end_b -= 1
+    a, b = a[start:end_a], b[start:end_b]
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i] + [0] * len(b)
