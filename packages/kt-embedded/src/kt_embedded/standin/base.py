@@ -200,16 +200,23 @@ class StandinServer:
 
 class SlaveThread(threading.Thread):
     """The thread of a stand-in replicating from a master: ``_alive`` while it should run, ``_sock``
-    its stream's socket, which :meth:`stop` shuts down so a blocked read ends at once."""
+    its stream's socket, which :meth:`stop` shuts down so a blocked read ends at once; :meth:`pause`
+    waits between rounds and ends early at :meth:`stop`."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self._alive = threading.Event()
         self._alive.set()
+        self._stopping = threading.Event()
         self._sock: Optional[socket.socket] = None
+
+    def pause(self, seconds: float) -> None:
+        # Not _alive.wait(): an event that is set returns at once, and the loop would spin.
+        self._stopping.wait(seconds)
 
     def stop(self) -> None:
         self._alive.clear()
+        self._stopping.set()
         sock = self._sock
         if sock is not None:
             try:

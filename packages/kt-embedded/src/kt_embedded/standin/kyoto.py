@@ -970,7 +970,7 @@ class _Slave(SlaveThread):
                     if not deferred:
                         self.server.log("SYSTEM", f"replication was deferred: host={host} port={port}")
                     deferred = True
-            self._alive.wait(1)
+            self.pause(1)
         self._write_rts()
 
     def _follow(self, sock: socket.socket) -> None:

@@ -686,7 +686,7 @@ class _Slave(SlaveThread):
                 except OSError:
                     self.server.log("do_slave: tcwritefile failed")
             if fatal or not host or port < 1:
-                self._alive.wait(1.0)
+                self.pause(1.0)
                 continue
             try:
                 with open(self.rtspath, "rb") as f:
@@ -700,7 +700,7 @@ class _Slave(SlaveThread):
                 if not failed:
                     self.server.log("do_slave: tcreplopen failed")
                 failed = True
-                self._alive.wait(1.0)
+                self.pause(1.0)
                 continue
             self._sock = sock
             try:
@@ -713,7 +713,7 @@ class _Slave(SlaveThread):
                 sock.close()
             failed = False
             self.server.log("replication finished")
-            self._alive.wait(1.0)  # do_slave runs once a second
+            self.pause(1.0)  # do_slave runs once a second
 
     def _follow(self, sock: socket.socket, where: str, master: tuple[bytes, int]) -> None:
         reader = Reader(1 << 30)
