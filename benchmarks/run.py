@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 for row in groups[g]:
                     run_order = impls if r % 2 == 0 else impls[::-1]
                     if row.kt096 is not None and "kt096" in workers and row.fmt == "issue":
-                        run_order = run_order + ["kt096"] if r % 2 == 0 else ["kt096"] + run_order
+                        run_order = [*run_order, "kt096"] if r % 2 == 0 else ["kt096", *run_order]
                     for impl in run_order:
                         n = max(1, row.n // shrink)
                         res = workers[impl].call(row.op, n, row.fmt)
