@@ -73,7 +73,7 @@ def _loop(fn: Callable[[str], Any], keys: list[str]) -> float:
 
 
 def layer_cost() -> None:
-    from kt_core import kyoto_binary as kb
+    from kt_core.codec import kyoto_binary as kb
     from overhead import VALUE as OVERHEAD_VALUE  # benchmarks/overhead.py: the fake socket and its replies
     from overhead import FakeSocket
 

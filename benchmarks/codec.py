@@ -5,7 +5,7 @@
 The message modules bind their scanner at import, so each implementation runs in a child
 process (``KT_PUREPYTHON=1`` for the pure one, ``KT_REQUIRE_C=1`` for C). Decoders are fed a
 memoryview of a bytearray, exactly as the connection's Reader feeds them. The scanner rows call
-``kt_core._scan_pure`` and ``kt_core._scan_c`` directly, side by side in one process.
+``kt_core.codec._scan_pure`` and ``kt_core.codec._scan_c`` directly, side by side in one process.
 Figures are the best of several repeats (micro-benchmarks: the minimum is the least noisy).
 """
 
@@ -41,9 +41,9 @@ def _view(frame: bytes) -> memoryview:
 
 def child(quick: bool) -> dict[str, float]:
     import kt_core
-    from kt_core import kyoto_binary as kb
-    from kt_core import kyoto_http as kh
-    from kt_core import tyrant as tt
+    from kt_core.codec import kyoto_binary as kb
+    from kt_core.codec import kyoto_http as kh
+    from kt_core.codec import tyrant as tt
 
     keys = [b"key:%08d" % i for i in range(N_RECORDS)]
     big, small = (20, 5) if quick else (100, 7)
@@ -110,12 +110,12 @@ def child(quick: bool) -> dict[str, float]:
 
 def scanners(quick: bool) -> dict[str, dict[str, float]]:
     """The raw scanners, both implementations in this one process."""
-    from kt_core import _scan_pure as pure
-    from kt_core import tyrant as tt
+    from kt_core.codec import _scan_pure as pure
+    from kt_core.codec import tyrant as tt
 
     impls: dict[str, Any] = {"python": pure}
     try:
-        from kt_core import _scan_c as c
+        from kt_core.codec import _scan_c as c
         impls["c"] = c
     except ImportError:
         pass

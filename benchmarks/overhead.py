@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable
 
 import kt_core
-from kt_core import kyoto_binary as kb
+from kt_core.codec import kyoto_binary as kb
 from kt_kyoto import KyotoTycoon
 from kt_tyrant import TokyoTyrant
 

@@ -29,7 +29,7 @@ def make_ffi() -> FFI:
     # ktcodec_cdef.h holds only declarations cffi can parse (no preprocessor directives).
     ffi.cdef(_read("ktcodec_cdef.h"))
     ffi.set_source(
-        "kt_core._ktcodec",
+        "kt_core.codec._ktcodec",
         '#include "ktcodec.h"',
         sources=[os.path.join(CSRC, name) for name in sorted(os.listdir(CSRC)) if name.endswith(".c")],
         include_dirs=[CSRC],

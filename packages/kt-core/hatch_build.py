@@ -37,9 +37,9 @@ class CffiBuildHook(BuildHookInterface):
         name = os.path.basename(built)
         if version == "editable":
             # Editable wheels import from src/, so the module has to sit there.
-            shutil.copy2(built, os.path.join(self.root, "src", "kt_core", name))
+            shutil.copy2(built, os.path.join(self.root, "src", "kt_core", "codec", name))
         else:
-            build_data["force_include"][built] = f"kt_core/{name}"
+            build_data["force_include"][built] = f"kt_core/codec/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         self._tmpdir = tmpdir
@@ -51,5 +51,5 @@ class CffiBuildHook(BuildHookInterface):
 
     def clean(self, versions: list[str]) -> None:
         pattern = "_ktcodec*" + ("" if sys.platform == "win32" else ".so")
-        for path in glob.glob(os.path.join(self.root, "src", "kt_core", pattern)):
+        for path in glob.glob(os.path.join(self.root, "src", "kt_core", "codec", pattern)):
             os.remove(path)

@@ -12,7 +12,7 @@ import pytest
 from kt_cluster import ReplicaSet, ShardDownError
 from kt_cluster.base import jittered
 from kt_core.errors import KtConnectionError, KtTimeoutError
-from kt_core.retry import RetryPolicy
+from kt_core.io.retry import RetryPolicy
 from kt_embedded.faultproxy import FaultProxy
 from kt_kyoto import KyotoTycoon
 from kt_tyrant import TokyoTyrant

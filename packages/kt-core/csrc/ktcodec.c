@@ -1,5 +1,5 @@
 /* Binary-protocol scanners (Kyoto Tycoon binary, Tokyo Tyrant). See docs/codec.md.
-   Mirrors kt_core/_scan_pure.py check for check, so both raise the same exception class.
+   Mirrors kt_core/codec/_scan_pure.py check for check, so both raise the same exception class.
    Positions are uint64_t: a wire length is < 2**32 and a buffer < 2**62, so sums cannot wrap. */
 #include "ktcodec.h"
 

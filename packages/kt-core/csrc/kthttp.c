@@ -1,5 +1,5 @@
 /* Kyoto Tycoon HTTP reply scanner and TSV decoder. See docs/codec.md.
-   Mirrors kt_core/_scan_pure.py check for check. */
+   Mirrors kt_core/codec/_scan_pure.py check for check. */
 #include <string.h>
 #include "ktcodec.h"
 

@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from kt_core import _scan_pure as P
-from kt_core import kyoto_binary, kyoto_http, tyrant
-from kt_core import progress as _progress
+from kt_core.codec import _scan_pure as P
+from kt_core.codec import kyoto_binary, kyoto_http, tyrant
+from kt_core.codec import progress as _progress
 from kt_core.errors import ProtocolError
 
 try:
-    from kt_core import _scan_c as C
+    from kt_core.codec import _scan_c as C
 except ImportError:  # no C module: the readers and parsers are still fuzzed on the pure scanners
     C = None  # type: ignore[assignment]
 

@@ -5,15 +5,16 @@
 set -e
 HERE=$(cd "$(dirname "$0")" && pwd)
 PKG=$(dirname "$HERE")
-PY=${PY:-/work/venv/bin/python}
+PY=${PY:-python3}
 OUT=${OUT:-/tmp/kt-asan}
-rm -rf "$OUT" && mkdir -p "$OUT/kt_core" "$OUT/build"
-cp "$PKG"/src/kt_core/*.py "$PKG"/src/kt_core/py.typed "$OUT/kt_core/"
+rm -rf "$OUT" && mkdir -p "$OUT" "$OUT/build"
+cp -r "$PKG"/src/kt_core "$OUT/kt_core"
+rm -f "$OUT"/kt_core/codec/_ktcodec*.so
 (cd "$PKG" && KT_SANITIZE=address,undefined "$PY" -c "
 import sys; sys.path.insert(0, '.')
 from ffi_build import ffibuilder
 print(ffibuilder.compile(tmpdir='$OUT/build'))")
-cp "$OUT"/build/kt_core/_ktcodec*.so "$OUT/kt_core/"
+cp "$OUT"/build/kt_core/codec/_ktcodec*.so "$OUT/kt_core/codec/"
 [ $# -eq 0 ] && set -- --seconds 600
 PYTHONPATH="$OUT" LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 KT_REQUIRE_C=1 \

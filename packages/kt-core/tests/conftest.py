@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Callable
 
 import pytest
-from kt_core import tyrant
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import tyrant
+from kt_core.codec.reader import NEED_MORE, Reader
 
 Handler = Callable[[socket.socket, tyrant.Request, int], None]
 

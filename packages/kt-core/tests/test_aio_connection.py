@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import pytest
-from kt_core import kyoto_binary, tyrant
+from kt_core.codec import kyoto_binary, tyrant
 from kt_core.errors import (
     InvalidArgumentError,
     KtConnectionError,

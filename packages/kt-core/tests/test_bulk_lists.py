@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kt_core import kyoto_binary as kb
-from kt_core import tyrant as tt
+from kt_core.codec import kyoto_binary as kb
+from kt_core.codec import tyrant as tt
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
 
 LIMIT = 1 << 30

@@ -1,4 +1,4 @@
-"""kt_core.connection.Connection against the small local socket servers of conftest.py.
+"""kt_core.io.connection.Connection against the small local socket servers of conftest.py.
 
 The servers speak Tokyo Tyrant framing through the real codec, so the connection is exercised with
 real reader functions (``tyrant.read_get``, ``kyoto_binary.read_set_bulk``) and no KT/TT server.
@@ -11,8 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from kt_core import kyoto_binary, tyrant
-from kt_core.connection import Connection
+from kt_core.codec import kyoto_binary, tyrant
 from kt_core.errors import (
     InvalidArgumentError,
     KtConnectionError,
@@ -20,6 +19,7 @@ from kt_core.errors import (
     ProtocolError,
     ResponseTooLargeError,
 )
+from kt_core.io.connection import Connection
 
 # make_server (a tiny Tokyo Tyrant speaking server) comes from conftest.py.
 

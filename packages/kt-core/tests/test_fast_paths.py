@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from kt_core import kyoto_binary as kb
-from kt_core import kyoto_http as kh
-from kt_core import tyrant as tt
+from kt_core.codec import kyoto_binary as kb
+from kt_core.codec import kyoto_http as kh
+from kt_core.codec import tyrant as tt
+from kt_core.codec.reader import Reader
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
-from kt_core.reader import Reader
 
 
 def _records(n: int) -> list[tuple[int, bytes, bytes, int]]:
@@ -93,14 +93,14 @@ def _outcome(fn, *args):
 
 
 def _scanner_read_code(buf, pos, end, limit):
-    from kt_core._scan import TT_CODE, scan_tt
+    from kt_core.codec._scan import TT_CODE, scan_tt
 
     r = scan_tt(buf, pos, end, TT_CODE, limit)
     return r if isinstance(r, int) else (r[0], r[1], None)
 
 
 def _scanner_read_data(buf, pos, end, limit):
-    from kt_core._scan import TT_DATA, scan_tt
+    from kt_core.codec._scan import TT_DATA, scan_tt
 
     r = scan_tt(buf, pos, end, TT_DATA, limit)
     if isinstance(r, int):

@@ -60,7 +60,7 @@ def test_an_unexpected_exception_is_reported(monkeypatch):
 @pytest.mark.parametrize("digit", [b"\xb9", b"\xb2", b"1\xb3"])
 def test_http_parse_request_non_ascii_digit_content_length(digit):
     # Found by the differential run: latin-1 superscript digits pass str.isdigit() but not int().
-    from kt_core import kyoto_http
+    from kt_core.codec import kyoto_http
     from kt_core.errors import ProtocolError
 
     frame = b"POST /rpc/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + digit + b"\r\n\r\nk\tv\n"

@@ -1,4 +1,4 @@
-"""Kyoto Tycoon binary protocol messages against the recorded vectors (kt_core.kyoto_binary)."""
+"""Kyoto Tycoon binary protocol messages against the recorded vectors (kt_core.codec.kyoto_binary)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kt_core import kyoto_binary as kb
+from kt_core.codec import kyoto_binary as kb
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, KyotoServerError, ProtocolError
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "kt-binary.json"
@@ -354,7 +354,7 @@ def test_read_get_one_needs_more_for_every_prefix(v: dict) -> None:
 
 @pytest.mark.parametrize("v", GET_ONE, ids=ids(GET_ONE))
 def test_read_get_one_split_at_every_byte(v: dict) -> None:
-    from kt_core.reader import NEED_MORE, Reader
+    from kt_core.codec.reader import NEED_MORE, Reader
 
     data = rsp(v)
     for cut in range(1, len(data)):

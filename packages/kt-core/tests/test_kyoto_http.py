@@ -1,4 +1,4 @@
-"""Kyoto Tycoon HTTP TSV-RPC messages against the recorded vectors (kt_core.kyoto_http)."""
+"""Kyoto Tycoon HTTP TSV-RPC messages against the recorded vectors (kt_core.codec.kyoto_http)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kt_core import kyoto_http as kh
+from kt_core.codec import kyoto_http as kh
 from kt_core.errors import (
     BadRequestError,
     InvalidArgumentError,

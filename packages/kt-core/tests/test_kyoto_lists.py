@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kt_core.codec.kyoto_lists import deserialize_dict, deserialize_list, serialize_dict, serialize_list
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
-from kt_core.kyoto_lists import deserialize_dict, deserialize_list, serialize_dict, serialize_list
 
 
 # Lengths written as Kyoto Cabinet's varnum: 7-bit groups, big-endian, high bit on all but the last byte.

@@ -1,4 +1,4 @@
-"""kt_core.kyoto_repl: the replication messages (0xB1) replayed from testdata/vectors/kt-repl.json
+"""kt_core.codec.kyoto_repl: the replication messages (0xB1) replayed from testdata/vectors/kt-repl.json
 (recorded from the real ktserver 0.9.56 by test_kyoto_repl_record.py), both sides, and the update log
 message decoder."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import kyoto_repl as kr
+from kt_core.codec import kyoto_repl as kr
 from kt_core.errors import ProtocolError
 
 VECTORS = json.loads((Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "kt-repl.json").read_text())

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import kyoto_binary, kyoto_http, kyoto_repl
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import kyoto_binary, kyoto_http, kyoto_repl
+from kt_core.codec.reader import NEED_MORE, Reader
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "kt-repl.json"
 ABS_XT = 2_000_000_000

@@ -1,4 +1,4 @@
-"""kt_core.pool (ConnectionPool, ThreadConnections) against the small local socket servers of conftest.py."""
+"""kt_core.io.pool (ConnectionPool, ThreadConnections) against the small local socket servers of conftest.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import time
 from typing import Any, Callable
 
 import pytest
-from kt_core import tyrant
-from kt_core.connection import Connection
+from kt_core.codec import tyrant
 from kt_core.errors import InvalidArgumentError, KtTimeoutError
-from kt_core.pool import ConnectionPool, ThreadConnections
+from kt_core.io.connection import Connection
+from kt_core.io.pool import ConnectionPool, ThreadConnections
 
 # make_server (a tiny Tokyo Tyrant speaking server) comes from conftest.py.
 
@@ -147,7 +147,7 @@ def test_close_idle_closes_only_connections_idle_for_n_seconds(make_server: Any)
 
 
 def test_client_close_idle_uses_its_pool(make_server: Any) -> None:
-    from kt_core.pooled import PooledClient
+    from kt_core.io.pooled import PooledClient
 
     server = make_server()
     client = PooledClient()

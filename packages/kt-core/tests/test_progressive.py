@@ -1,4 +1,4 @@
-"""Bulk replies decoded while they arrive (Partial, kt_core.progress): the same result as a whole frame,
+"""Bulk replies decoded while they arrive (Partial, kt_core.codec.progress): the same result as a whole frame,
 a receive buffer of about one receive whatever the reply's size, and errors still raised."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import threading
 from typing import Any
 
 import pytest
-from kt_core import kyoto_binary as kb
-from kt_core import progress as _progress
-from kt_core import tyrant as tt
-from kt_core.connection import Connection
+from kt_core.codec import kyoto_binary as kb
+from kt_core.codec import progress as _progress
+from kt_core.codec import tyrant as tt
+from kt_core.codec.reader import NEED_MORE, Partial, Reader
 from kt_core.errors import ResponseTooLargeError
-from kt_core.reader import NEED_MORE, Partial, Reader
+from kt_core.io.connection import Connection
 
 N = 30_000  # records of ~128 bytes: a 3.8 MB frame, far over PROGRESS_MIN
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from kt_core import _scan as S
+from kt_core.codec import _scan as S
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_core.errors import ProtocolError, ResponseTooLargeError
-from kt_core.reader import NEED_MORE, Reader
 
 calls = []
 

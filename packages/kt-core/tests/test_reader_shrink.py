@@ -1,7 +1,7 @@
 """The Reader gives a large reply's buffer back once the frame is consumed."""
 
-from kt_core import tyrant
-from kt_core.reader import SHRINK_ABOVE, Reader
+from kt_core.codec import tyrant
+from kt_core.codec.reader import SHRINK_ABOVE, Reader
 
 
 def test_buffer_shrinks_after_large_frame_consumed() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import _scan as S
+from kt_core.codec import _scan as S
 from kt_core.errors import ProtocolError, ResponseTooLargeError
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors"

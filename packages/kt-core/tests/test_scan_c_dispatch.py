@@ -11,10 +11,10 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kt_core import _scan_pure as P
+from kt_core.codec import _scan_pure as P
 from kt_core.errors import ProtocolError
 
-C = pytest.importorskip("kt_core._scan_c")  # KT_REQUIRE_C=1 runs fail earlier, at kt_core import
+C = pytest.importorskip("kt_core.codec._scan_c")  # KT_REQUIRE_C=1 runs fail earlier, at kt_core import
 
 LIMIT = 1 << 20
 

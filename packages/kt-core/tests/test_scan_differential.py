@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kt_core import _scan_pure as P
+from kt_core.codec import _scan_pure as P
 
 if os.environ.get("KT_PUREPYTHON") == "1":
     pytest.skip("KT_PUREPYTHON=1: no C codec to compare", allow_module_level=True)
-from kt_core import _scan_c as C
+from kt_core.codec import _scan_c as C
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors"
 

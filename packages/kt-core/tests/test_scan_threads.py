@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 import threading
 
-from kt_core import _scan
+from kt_core.codec import _scan
 
 
 def _get_bulk_reply(tag: int, records: int) -> bytes:

@@ -9,13 +9,13 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kt_core import _scan
-from kt_core import _scan_pure as P
+from kt_core.codec import _scan
+from kt_core.codec import _scan_pure as P
 from kt_core.errors import ResponseTooLargeError
 
 IMPLS = [pytest.param(P.split_records, id="pure"), pytest.param(_scan.split_records, id="active")]
 if os.environ.get("KT_PUREPYTHON") != "1":
-    from kt_core import _scan_c as C
+    from kt_core.codec import _scan_c as C
 
     IMPLS.append(pytest.param(C._c_split_records, id="c"))
 

@@ -1,4 +1,4 @@
-"""Tokyo Tyrant message layer (kt_core.tyrant) against the recorded ttserver 1.1.41 vectors."""
+"""Tokyo Tyrant message layer (kt_core.codec.tyrant) against the recorded ttserver 1.1.41 vectors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kt_core import tyrant
+from kt_core.codec import tyrant
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, ProtocolError
 
 VECTORS_DIR = Path(__file__).resolve().parents[3] / "testdata" / "vectors"
@@ -580,7 +580,7 @@ def test_stat_reply_round_trip(status: dict[str, Any]) -> None:
 
 def test_reader_buffer_stream_of_replies() -> None:
     """The connection's Reader, fed the recorded replies of one connection a byte at a time."""
-    from kt_core.reader import NEED_MORE, Reader
+    from kt_core.codec.reader import NEED_MORE, Reader
 
     stream = [v for v in REPLY_VECTORS if v["connection"] == "t1"]
     reader = Reader(max_response_size=LIMIT)

@@ -1,4 +1,4 @@
-"""kt_core.tyrant_repl: the repl request, the master's frames and the update log records (no I/O), checked
+"""kt_core.codec.tyrant_repl: the repl request, the master's frames and the update log records (no I/O), checked
 against the bytes recorded from the real ttserver 1.1.41 (testdata/vectors/tt-repl.json)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from kt_core import tyrant as tt
-from kt_core import tyrant_repl as repl
+from kt_core.codec import tyrant as tt
+from kt_core.codec import tyrant_repl as repl
 from kt_core.errors import ProtocolError
 
 VECTORS = {v["name"]: v for v in json.loads(

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import tyrant as tt
-from kt_core import tyrant_repl as repl
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import tyrant as tt
+from kt_core.codec import tyrant_repl as repl
+from kt_core.codec.reader import NEED_MORE, Reader
 
 VECTORS = Path(__file__).resolve().parents[3] / "testdata" / "vectors" / "tt-repl.json"
 

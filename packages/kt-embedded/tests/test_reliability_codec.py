@@ -12,9 +12,9 @@ import textwrap
 _GC_AFTER_PROTOCOL_ERROR = textwrap.dedent("""
     import gc
     from kt_core.errors import ProtocolError
-    from kt_core.kyoto_binary import read_get_bulk
-    from kt_core.reader import Reader
-    from kt_core.tyrant import read_get
+    from kt_core.codec.kyoto_binary import read_get_bulk
+    from kt_core.codec.reader import Reader
+    from kt_core.codec.tyrant import read_get
 
     class Holder:
         pass

@@ -1,4 +1,4 @@
-"""The retry policy (kt_core.retry): bounded, off by default, never for non-idempotent operations."""
+"""The retry policy (kt_core.io.retry): bounded, off by default, never for non-idempotent operations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, KtConnectionError, ProtocolError
-from kt_core.retry import NO_RETRY, RetryPolicy, is_idempotent
+from kt_core.io.retry import NO_RETRY, RetryPolicy, is_idempotent
 from kt_embedded.faultproxy import FaultProxy
 
 

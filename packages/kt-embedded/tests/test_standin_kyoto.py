@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from kt_core import kyoto_binary, kyoto_http
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import kyoto_binary, kyoto_http
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_embedded.standin.kt_db import KtDatabase
 from kt_embedded.standin.kyoto import KyotoTycoonStandin, load_scripts
 

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import kyoto_binary, kyoto_http
+from kt_core.codec import kyoto_binary, kyoto_http
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_core.errors import KyotoServerError, ScriptError
-from kt_core.reader import NEED_MORE, Reader
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available, script_path
 from kt_embedded.standin import kt_lua
 from kt_embedded.standin.kt_lua import LuaScripts, LuaUnavailableError

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core import kyoto_repl
+from kt_core.codec import kyoto_repl
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available
 from kt_embedded.standin.kt_db import UpdateLog
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core import kyoto_binary, kyoto_http
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import kyoto_binary, kyoto_http
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available, script_path
 
 BACKENDS = ["standin", "real"]

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from kt_core import kyoto_binary as kb
-from kt_core import kyoto_http as kh
-from kt_core import tyrant as tt
-from kt_core.reader import NEED_MORE, Reader
+from kt_core.codec import kyoto_binary as kb
+from kt_core.codec import kyoto_http as kh
+from kt_core.codec import tyrant as tt
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_embedded import EmbeddedServer, EmbeddedTokyoTyrantServer, real_server_available
 from kt_embedded.standin.kyoto import KyotoTycoonStandin, load_scripts
 from kt_embedded.standin.tyrant import TokyoTyrantStandin

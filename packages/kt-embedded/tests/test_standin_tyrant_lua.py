@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from kt_core import tyrant as T
+from kt_core.codec import tyrant as T
 from kt_embedded.managers import STANDIN, EmbeddedTokyoTyrantServer
 from kt_embedded.standin import tt_lua
 from kt_embedded.standin.tyrant import TokyoTyrantStandin

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core import tyrant_repl as repl
+from kt_core.codec import tyrant_repl as repl
 from kt_embedded.managers import STANDIN, EmbeddedTokyoTyrantServer, real_server_available
 from kt_embedded.standin.tt_ulog import UpdateLog
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kt_core import tyrant as T
+from kt_core.codec import tyrant as T
 from kt_embedded.standin.tyrant import TokyoTyrantStandin
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "src" / "kt_embedded" / "scripts"

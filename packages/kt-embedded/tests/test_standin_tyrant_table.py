@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kt_core import tyrant as T
+from kt_core.codec import tyrant as T
 from kt_embedded.standin.tyrant import TokyoTyrantStandin
 
 RECORDS = [

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
+from kt_core.codec.kyoto_repl import ReplicationRefusedError
 from kt_core.errors import (
     BadRequestError,
     InvalidArgumentError,
@@ -22,7 +23,6 @@ from kt_core.errors import (
     LogicalInconsistencyError,
 )
 from kt_core.io.aio_connection import AsyncConnection
-from kt_core.kyoto_repl import ReplicationRefusedError
 from kt_embedded.faultproxy import FaultProxy
 from kt_kyoto import AsyncCursor, AsyncKyotoTycoon, Cursor, KyotoTycoon
 from kt_kyoto.cursor import CursorNotImplementedError

@@ -67,7 +67,7 @@ def test_bad_keys_refused_before_sending(keys, error) -> None:
 def test_large_replies_read_as_they_arrive(kt_client_factory, missing: str) -> None:
     # 6,000 keys of 200-byte values: a 1.3 MB reply, decoded record by record while it arrives, with the
     # str keys matched slice by slice (over LARGE_KEY_LIST) or against the bytes keys themselves.
-    from kt_core.progress import LARGE_KEY_LIST
+    from kt_core.codec.progress import LARGE_KEY_LIST
 
     client = kt_client_factory(serializer="none")
     client.clear()

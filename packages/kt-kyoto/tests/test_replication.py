@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core.errors import KtTimeoutError, NotImplementedByServerError
-from kt_core.kyoto_repl import (
+from kt_core.codec.kyoto_repl import (
     XTMAX,
     ClearChange,
     RemoveChange,
@@ -21,6 +20,7 @@ from kt_core.kyoto_repl import (
     ReplicationRefusedError,
     SetChange,
 )
+from kt_core.errors import KtTimeoutError, NotImplementedByServerError
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available
 from kt_kyoto import KyotoTycoon
 

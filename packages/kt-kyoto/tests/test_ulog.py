@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from kt_core.codec.kyoto_http import encode_reply, parse_request
 from kt_core.errors import BadRequestError, InvalidArgumentError, InvalidTypeError, KyotoServerError
-from kt_core.kyoto_http import encode_reply, parse_request
 from kt_embedded.managers import STANDIN, EmbeddedServer, real_server_available
 from kt_kyoto import KyotoTycoon
 

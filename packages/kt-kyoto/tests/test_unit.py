@@ -9,14 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from kt_core.errors import (
-    BadRequestError,
-    InvalidArgumentError,
-    InvalidTypeError,
-    KyotoServerError,
-    LogicalInconsistencyError,
-)
-from kt_core.kyoto_binary import (
+from kt_core.codec.kyoto_binary import (
     XT_NONE,
     encode_error_reply,
     encode_get_bulk,
@@ -29,7 +22,14 @@ from kt_core.kyoto_binary import (
     encode_set_bulk_reply,
     read_get_bulk,
 )
-from kt_core.kyoto_http import encode_reply, parse_request, read_rpc
+from kt_core.codec.kyoto_http import encode_reply, parse_request, read_rpc
+from kt_core.errors import (
+    BadRequestError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    KyotoServerError,
+    LogicalInconsistencyError,
+)
 from kt_kyoto import KT_NONE, Cursor, KyotoTycoon
 from kt_kyoto._util import expire_to_xt
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kt_core.codec.kyoto_http import encode_reply
 from kt_core.errors import BadRequestError, InternalServerError, KyotoServerError, NotImplementedByServerError
-from kt_core.kyoto_http import encode_reply
 from kt_kyoto import KyotoTycoon
 
 STATUSES = [(400, BadRequestError), (500, InternalServerError), (501, NotImplementedByServerError)]

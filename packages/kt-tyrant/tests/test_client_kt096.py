@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core import tyrant as T
+from kt_core.codec import tyrant as T
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, TokyoTyrantError
-from kt_core.pool import ThreadConnections
+from kt_core.io.pool import ThreadConnections
 from kt_embedded.managers import STANDIN, EmbeddedTokyoTyrantServer, find_free_port
 from kt_embedded.pytest_plugin import _start
 from kt_tyrant import (

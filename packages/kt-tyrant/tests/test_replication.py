@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from kt_core import tyrant as tt
-from kt_core.errors import InvalidArgumentError, KtTimeoutError
-from kt_core.tyrant_repl import (
+from kt_core.codec import tyrant as tt
+from kt_core.codec.tyrant_repl import (
     AddChange,
     AppendChange,
     ClearChange,
@@ -29,6 +28,7 @@ from kt_core.tyrant_repl import (
     ReplicationRefusedError,
     SetChange,
 )
+from kt_core.errors import InvalidArgumentError, KtTimeoutError
 from kt_embedded.managers import STANDIN, EmbeddedTokyoTyrantServer, real_server_available
 from kt_tyrant import AsyncTokyoTyrant, TokyoTyrant
 

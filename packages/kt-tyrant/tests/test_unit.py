@@ -9,7 +9,7 @@ from typing import Any
 import kt_tyrant
 import pytest
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
-from kt_core.pool import ThreadConnections
+from kt_core.io.pool import ThreadConnections
 from kt_tyrant import (
     INDEX_NUM,
     INDEX_QGRAM,

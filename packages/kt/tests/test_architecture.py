@@ -21,8 +21,11 @@ PACKAGES_DIR = Path(__file__).resolve().parents[2]
 OURS = ("kt_core", "kt_serializers", "kt_kyoto", "kt_tyrant", "kt_embedded", "kt_cluster", "kt")
 CLIENTS = ("kt_kyoto", "kt_tyrant")
 IO_MODULES = ("socket", "select", "selectors", "asyncio", "threading")
-# kt_core's I/O layer; every other kt_core module is codec (encoders, scanners, readers, errors).
-KT_CORE_IO = ("kt_core.connection", "kt_core.pool", "kt_core.pooled", "kt_core.retry", "kt_core.io")
+# kt_core's layers are its folders: codec/ (wire formats, no I/O) and io/ (what moves bytes). Beside them
+# sit the vocabulary both use: errors and the command description.
+KT_CORE_CODEC = ("kt_core.codec",)
+KT_CORE_IO = ("kt_core.io",)
+KT_CORE_SHARED = ("kt_core.errors", "kt_core.command")
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,8 @@ def within(name: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def is_codec(module: str) -> bool:
-    return within(module, ("kt_core",)) and not within(module, KT_CORE_IO)
+    """Codec side: no I/O. kt_core.codec and the shared modules beside it."""
+    return within(module, KT_CORE_CODEC + KT_CORE_SHARED)
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,15 @@ class Rule:
 
 RULES = [
     Rule("the codec does no I/O", is_codec, IO_MODULES),
-    Rule("asyncio is imported only under kt_core.io",
-         lambda m: within(m, ("kt_core",)) and not within(m, ("kt_core.io",)), ("asyncio",)),
+    Rule("kt_core.codec imports nothing of kt_core.io or kt_core.command",
+         lambda m: within(m, KT_CORE_CODEC), (*KT_CORE_IO, "kt_core.command")),
+    Rule("kt_core's shared modules import neither layer", lambda m: within(m, KT_CORE_SHARED),
+         KT_CORE_CODEC + KT_CORE_IO),
+    Rule("kt_core.io encodes nothing itself: of the codec it imports only the reader and the table type",
+         lambda m: within(m, KT_CORE_IO), KT_CORE_CODEC,
+         allowed=lambda module, imp: within(imp.target, ("kt_core.codec.reader", "kt_core.codec.table"))),
+    Rule("asyncio is imported only by kt_core.io's asyncio modules",
+         lambda m: within(m, ("kt_core",)) and not m.startswith("kt_core.io.aio_"), ("asyncio",)),
     # The asyncio clusters run their shards' calls through kt_core.io's helpers (gather, sleep, a periodic
     # task): what a fan-out does on an error or a cancellation is decided there, once, beside the runner.
     Rule("the sharded clients do asyncio through kt_core.io", lambda m: within(m, ("kt_cluster",)), ("asyncio",)),
@@ -182,11 +193,15 @@ def test_the_scan_sees_every_package_and_the_codec_modules() -> None:
     # Guards the rules below against passing because the scan found nothing.
     assert {module.split(".")[0] for module in MODULES} == set(OURS)
     codec = {module for module in MODULES if is_codec(module)}
-    assert {"kt_core.tyrant", "kt_core.kyoto_binary", "kt_core.kyoto_http", "kt_core.reader", "kt_core.errors",
-            "kt_core._scan", "kt_core._scan_pure", "kt_core._scan_c"} <= codec
-    assert not codec & set(KT_CORE_IO)
-    assert all(module in MODULES for module in KT_CORE_IO)
-    assert any(imp.target == "socket" for imp in MODULES["kt_core.connection"])
+    assert {"kt_core.codec.tyrant", "kt_core.codec.kyoto_binary", "kt_core.codec.kyoto_http",
+            "kt_core.codec.reader", "kt_core.errors", "kt_core.codec._scan", "kt_core.codec._scan_pure",
+            "kt_core.codec._scan_c"} <= codec
+    io = {module for module in MODULES if within(module, KT_CORE_IO)}
+    assert {"kt_core.io.connection", "kt_core.io.pool", "kt_core.io.pooled", "kt_core.io.aio_connection"} <= io
+    assert not codec & io
+    # Every kt_core module belongs to a layer.
+    assert {m for m in MODULES if within(m, ("kt_core",))} == codec | io | {"kt_core"}
+    assert any(imp.target == "socket" for imp in MODULES["kt_core.io.connection"])
     # Imports inside functions are scanned (the managers build clients lazily).
     assert any(imp.in_function and imp.target.startswith("kt_kyoto") for imp in MODULES["kt_embedded.managers"])
 
@@ -205,7 +220,7 @@ def test_the_sharded_clients_import_no_private_names() -> None:
     assert not found, "\n".join(found)
 
 
-def _scan_source(source: str, module: str = "kt_core.tyrant") -> dict[str, list[Import]]:
+def _scan_source(source: str, module: str = "kt_core.codec.tyrant") -> dict[str, list[Import]]:
     path = PACKAGES_DIR / "kt-core" / "src" / (module.replace(".", "/") + ".py")
     collector = _ImportCollector(path, module, is_package=False)
     collector.visit(ast.parse(source))
@@ -215,14 +230,19 @@ def _scan_source(source: str, module: str = "kt_core.tyrant") -> dict[str, list[
 @pytest.mark.parametrize(
     ("source", "module", "rule_name"),
     [
-        ("import socket", "kt_core.tyrant", "the codec does no I/O"),
-        ("import asyncio", "kt_core.pool", "asyncio is imported only under kt_core.io"),
+        ("import socket", "kt_core.codec.tyrant", "the codec does no I/O"),
+        ("import asyncio", "kt_core.io.pool", "asyncio is imported only by kt_core.io's asyncio modules"),
+        ("from ..io.connection import Connection", "kt_core.codec.tyrant",
+         "kt_core.codec imports nothing of kt_core.io or kt_core.command"),
+        ("from .codec.tyrant import encode_get", "kt_core.command", "kt_core's shared modules import neither layer"),
+        ("from ..codec.tyrant import encode_get", "kt_core.io.pooled",
+         "kt_core.io encodes nothing itself: of the codec it imports only the reader and the table type"),
         ("import asyncio", "kt_cluster.aio", "the sharded clients do asyncio through kt_core.io"),
         ("import asyncio", "kt_core.command", "the codec does no I/O"),
-        ("def f():\n    from threading import Lock", "kt_core.reader", "the codec does no I/O"),
-        ("from kt_kyoto.client import KyotoTycoon", "kt_core.pool",
+        ("def f():\n    from threading import Lock", "kt_core.codec.reader", "the codec does no I/O"),
+        ("from kt_kyoto.client import KyotoTycoon", "kt_core.io.pool",
          "kt_core never imports a client, kt_embedded or kt"),
-        ("from .. import kt", "kt_core.pool", "kt_core never imports a client, kt_embedded or kt"),
+        ("from ... import kt", "kt_core.io.pool", "kt_core never imports a client, kt_embedded or kt"),
         ("import importlib\nimportlib.import_module('kt_core.errors')", "kt_serializers.base",
          "kt_serializers imports nothing of ours"),
         ("from kt_tyrant import TokyoTyrant", "kt_embedded.standin.kyoto", "the stand-ins never import the clients"),
@@ -239,8 +259,10 @@ def test_a_violation_is_reported(source: str, module: str, rule_name: str) -> No
 @pytest.mark.parametrize(
     ("source", "module"),
     [
-        ("import socket", "kt_core.connection"),  # the I/O layer may
-        ("from kt_core_extra import x", "kt_core.tyrant"),  # a name that merely starts like ours
+        ("import socket", "kt_core.io.connection"),  # the I/O layer may
+        ("import asyncio", "kt_core.io.aio_connection"),
+        ("from ..codec.reader import Reader", "kt_core.io.connection"),
+        ("from kt_core_extra import x", "kt_core.codec.tyrant"),  # a name that merely starts like ours
         ("def client():\n    from kt_kyoto import KyotoTycoon", "kt_embedded.managers"),
         ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from kt_tyrant import TokyoTyrant",
          "kt_embedded.pytest_plugin"),

@@ -70,7 +70,7 @@ def test_kt_core_wheel_holds_the_compiled_codec(tmp_path: Path) -> None:
     wheel = _build_wheel(tmp_path, "kt-core", env={"KT_PUREPYTHON": "0"})
     assert not wheel.name.endswith("-none-any.whl"), wheel.name  # platform-tagged
     names = zipfile.ZipFile(wheel).namelist()
-    assert [n for n in names if re.fullmatch(r"kt_core/_ktcodec\..*\.so", n)], names
+    assert [n for n in names if re.fullmatch(r"kt_core/codec/_ktcodec\..*\.so", n)], names
     assert not [n for n in names if n.endswith((".c", ".o"))], names
 
 
@@ -80,7 +80,7 @@ def test_kt_core_pure_wheel_holds_no_compiled_code(tmp_path: Path) -> None:
     assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.endswith((".so", ".pyd", ".c", ".o"))], names
-    assert "kt_core/_scan_pure.py" in names
+    assert "kt_core/codec/_scan_pure.py" in names
 
 
 def _dry_run(target: Path) -> set[str]:

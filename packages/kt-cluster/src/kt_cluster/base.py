@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from kt_core.command import AsyncRunner, Items, Steps, SyncRunner, command, install_commands
 from kt_core.errors import InvalidArgumentError, InvalidTypeError, KtConnectionError
-from kt_core.retry import RetryPolicy, is_idempotent, retry_policy
+from kt_core.io.retry import RetryPolicy, is_idempotent, retry_policy
 
 from .errors import ShardDownError, UnshardableOperationError
 from .nodes import Member, Node, ReplicaSet, Shard

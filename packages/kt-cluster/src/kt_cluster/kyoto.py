@@ -158,7 +158,7 @@ class KyotoCluster(KyotoClusterCommands, ShardedClient):
 
     Keyword options: ``read_from_replicas`` (reads may go to slaves and be stale), ``down_interval``
     (seconds a failed server is skipped, 5), ``health_check_interval`` (seconds, None: off),
-    ``retry`` (a :class:`~kt_core.retry.RetryPolicy` or a number of retries of idempotent operations,
+    ``retry`` (a :class:`~kt_core.io.retry.RetryPolicy` or a number of retries of idempotent operations,
     with jittered backoff), ``max_workers`` (threads for fan-out, default one per shard),
     ``concurrent_bulk_keys`` (a bulk call of at least this many keys, 256, runs its shards' requests
     concurrently on worker threads; a smaller one runs them one after the other in the calling thread,

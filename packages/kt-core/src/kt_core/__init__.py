@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from . import errors
-from ._scan import IMPLEMENTATION, UNAVAILABLE_REASON
+from .codec._scan import IMPLEMENTATION, UNAVAILABLE_REASON
 from .errors import *  # noqa: F403
 
 __version__ = "0.1.0"

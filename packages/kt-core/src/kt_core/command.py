@@ -54,13 +54,14 @@ class Op:
 class Call(Op):
     """Send ``data`` and return ``read(buf, pos, end, limit, *args)``'s result for the reply.
 
-    ``operation`` names it for the retry policy (see kt_core.retry); None never retries. ``on`` is
+    ``operation`` names it for the retry policy (a command-table entry or a method name, see
+    kt_core.io.retry); None never retries. ``on`` is
     a connection the command holds (from :class:`Acquire`); by default the runner's own.
     """
 
     __slots__ = ("args", "data", "on", "operation", "read")
 
-    def __init__(self, operation: str | None, data: bytes, read: Callable[..., Any], *args: Any,
+    def __init__(self, operation: Any, data: bytes, read: Callable[..., Any], *args: Any,
                  on: Any = None) -> None:
         self.operation = operation
         self.data = data
@@ -177,7 +178,7 @@ class command(Generic[P, R]):
     """
 
     iterates = False
-    #: Whether a pipeline may queue it (see kt_core.pipeline); :func:`unpipelined` clears it.
+    #: Whether a pipeline may queue it (see kt_core.io.pipeline); :func:`unpipelined` clears it.
     pipelined = True
 
     def __init__(self, fn: Callable[Concatenate[Any, P], Steps[R]]) -> None:

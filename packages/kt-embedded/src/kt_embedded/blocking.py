@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from kt_core.command import AsyncRunner, command
-from kt_core.pipeline import AsyncPipeline
+from kt_core.io.pipeline import AsyncPipeline
 
 __all__ = ["BlockingFacade"]
 

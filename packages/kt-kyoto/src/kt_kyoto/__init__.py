@@ -10,7 +10,7 @@ values Lua's ``kt.arraydump``/``kt.mapdump`` store.
 
 from __future__ import annotations
 
-from kt_core.kyoto_lists import deserialize_dict, deserialize_list, serialize_dict, serialize_list
+from kt_core.codec.kyoto_lists import deserialize_dict, deserialize_list, serialize_dict, serialize_list
 from kt_serializers import KT_BINARY, KT_JSON, KT_MSGPACK, KT_NONE, KT_PICKLE
 
 from .aio import AsyncCursor, AsyncKyotoTycoon

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any, Union
 
+from kt_core.codec.kyoto_binary import XT_NONE
 from kt_core.errors import InvalidArgumentError, InvalidTypeError
-from kt_core.kyoto_binary import XT_NONE
 
 __all__ = [
     "DbSpec",

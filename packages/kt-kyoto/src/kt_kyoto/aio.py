@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kt_core.codec.kyoto_repl import Change
 from kt_core.command import AsyncRunner, Steps, install_commands
 from kt_core.io.aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnectionPool
 from kt_core.io.aio_pooled import AsyncPooledClient, refuse_unawaitable
-from kt_core.kyoto_repl import Change
-from kt_core.pipeline import AsyncPipeline, install_pipeline_commands
-from kt_core.retry import RetryPolicy
+from kt_core.io.pipeline import AsyncPipeline, install_pipeline_commands
+from kt_core.io.retry import RetryPolicy
 from kt_serializers import KT_BINARY
 
 from ._util import DbSpec

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from kt_core.codec.kyoto_repl import Change
 from kt_core.command import install_commands
-from kt_core.kyoto_repl import Change
-from kt_core.pipeline import Pipeline, install_pipeline_commands
-from kt_core.pool import ConnectionPool
-from kt_core.pooled import PooledClient
-from kt_core.retry import RetryPolicy
+from kt_core.io.pipeline import Pipeline, install_pipeline_commands
+from kt_core.io.pool import ConnectionPool
+from kt_core.io.pooled import PooledClient
+from kt_core.io.retry import RetryPolicy
 from kt_serializers import KT_BINARY
 
 from ._util import DbSpec

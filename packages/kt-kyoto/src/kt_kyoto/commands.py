@@ -25,16 +25,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from kt_core.command import Acquire, Call, Close, Items, Read, Send, Steps, SyncRunner, command, iterator_command
-from kt_core.errors import (
-    BadRequestError,
-    InvalidArgumentError,
-    InvalidTypeError,
-    KtError,
-    KyotoScriptError,
-    KyotoServerError,
-)
-from kt_core.kyoto_binary import (
+from kt_core.codec.kyoto_binary import (
     encode_get_bulk,
     encode_get_bulk_keys,
     encode_play_script,
@@ -47,8 +38,8 @@ from kt_core.kyoto_binary import (
     read_remove_bulk,
     read_set_bulk,
 )
-from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
-from kt_core.kyoto_repl import (
+from kt_core.codec.kyoto_http import RpcResult, encode_rpc, read_rpc
+from kt_core.codec.kyoto_repl import (
     RemoveChange,
     ReplicationGapError,
     ReplicationRefusedError,
@@ -59,8 +50,17 @@ from kt_core.kyoto_repl import (
     read_replication_frame,
     read_replication_open,
 )
-from kt_core.pooled import ClientBase, parse_server_url
-from kt_core.progress import expected_keys, hit_keys
+from kt_core.codec.progress import expected_keys, hit_keys
+from kt_core.command import Acquire, Call, Close, Items, Read, Send, Steps, SyncRunner, command, iterator_command
+from kt_core.errors import (
+    BadRequestError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    KtError,
+    KyotoScriptError,
+    KyotoServerError,
+)
+from kt_core.io.pooled import ClientBase, parse_server_url
 from kt_serializers import get_serializer
 
 from ._util import (
@@ -617,7 +617,7 @@ class KyotoCommands(ClientBase):
                   timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Any:
         """The server's change stream (its update log, read as a replication slave reads it: binary 0xB1):
         every change newer than the time stamp ``since``, in log order, as typed records
-        (:class:`kt_core.kyoto_repl.SetChange`, ``RemoveChange``, ``ClearChange``; each has ``ts``,
+        (:class:`kt_core.codec.kyoto_repl.SetChange`, ``RemoveChange``, ``ClearChange``; each has ``ts``,
         ``sid``, ``db``; keys and values are the stored bytes, ``expire`` absolute epoch seconds or None).
         An iterator on the blocking client, an async iterator (``async for``) on the asyncio client.
 
@@ -633,9 +633,9 @@ class KyotoCommands(ClientBase):
 
         The stream runs on a connection of its own (not a pooled one), closed when the iteration
         ends, is closed or fails; a broken stream is discarded, never reused. A server without
-        ``-ulog`` raises :class:`~kt_core.kyoto_repl.ReplicationRefusedError`. With ``check_gap`` (the
+        ``-ulog`` raises :class:`~kt_core.codec.kyoto_repl.ReplicationRefusedError`. With ``check_gap`` (the
         default) a ``since`` older than the oldest change the server still has while older log files
-        were removed raises :class:`~kt_core.kyoto_repl.ReplicationGapError` instead of silently
+        were removed raises :class:`~kt_core.codec.kyoto_repl.ReplicationGapError` instead of silently
         skipping the removed changes (conservative: a ``since`` exactly at the end of a removed file
         is reported too, as the server cannot tell). The blocking client checks at the call, the
         asyncio client when the iteration starts. ``decode``: values of ``SetChange`` records through

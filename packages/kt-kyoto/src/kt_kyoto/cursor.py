@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from kt_core.codec.kyoto_http import RpcResult, encode_rpc, read_rpc
 from kt_core.command import (
     Acquire,
     Call,
@@ -29,7 +30,6 @@ from kt_core.command import (
     iterator_command,
 )
 from kt_core.errors import KtConnectionError, KyotoServerError, NotImplementedByServerError
-from kt_core.kyoto_http import RpcResult, encode_rpc, read_rpc
 
 from ._util import ExpireSpec, KeyType, decode_key, encode_key, expire_to_xt
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
+from kt_core.codec.tyrant_repl import Change
 from kt_core.command import install_commands
 from kt_core.io.aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnectionPool
 from kt_core.io.aio_pooled import AsyncPooledClient, refuse_unawaitable
-from kt_core.pipeline import AsyncPipeline, install_pipeline_commands
-from kt_core.retry import RetryPolicy
-from kt_core.tyrant_repl import Change
+from kt_core.io.pipeline import AsyncPipeline, install_pipeline_commands
+from kt_core.io.retry import RetryPolicy
 from kt_serializers import KT_BINARY
 
 from .commands import KeyType, TyrantCommands

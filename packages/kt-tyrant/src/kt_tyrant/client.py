@@ -3,7 +3,7 @@
 Every method is one request and one reply on the calling thread's pooled connection (one
 ``sendall``). The methods are :class:`~kt_tyrant.commands.TyrantCommands` (their reply codes and
 return values are described there), run to completion in the calling thread; framing lives in
-:mod:`kt_core.tyrant`.
+:mod:`kt_core.codec.tyrant`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from kt_core.codec.tyrant_repl import Change
 from kt_core.command import install_commands
-from kt_core.pipeline import Pipeline, install_pipeline_commands
-from kt_core.pool import ConnectionPool
-from kt_core.pooled import PooledClient
-from kt_core.retry import RetryPolicy
-from kt_core.tyrant_repl import Change
+from kt_core.io.pipeline import Pipeline, install_pipeline_commands
+from kt_core.io.pool import ConnectionPool
+from kt_core.io.pooled import PooledClient
+from kt_core.io.retry import RetryPolicy
 from kt_serializers import KT_BINARY
 
 from .commands import KeyType, TyrantCommands

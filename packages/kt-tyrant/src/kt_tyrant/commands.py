@@ -1,7 +1,7 @@
 """TyrantCommands: every Tokyo Tyrant 1.1.41 method, written once for the blocking and the asyncio client.
 
 Each method is a command (kt_core.command, docs/async-and-commands.md): it checks its arguments,
-builds its request with :mod:`kt_core.tyrant`'s encoders, yields it as an operation and maps the
+builds its request with :mod:`kt_core.codec.tyrant`'s encoders, yields it as an operation and maps the
 reply code to its return value. :class:`~kt_tyrant.TokyoTyrant` runs the commands on the calling
 thread's pooled connection; :class:`~kt_tyrant.AsyncTokyoTyrant` runs them as coroutines.
 
@@ -52,18 +52,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable, Union
 
-from kt_core.command import Acquire, Call, Items, Read, Send, Steps, SyncRunner, command, iterator_command, unpipelined
-from kt_core.errors import (
-    InvalidArgumentError,
-    InvalidTypeError,
-    KtConnectionError,
-    KtTimeoutError,
-    TokyoTyrantError,
-    TokyoTyrantScriptError,
-)
-from kt_core.pooled import parse_server_url
-from kt_core.progress import expected_keys, hit_keys
-from kt_core.tyrant import (
+from kt_core.codec.progress import expected_keys, hit_keys
+from kt_core.codec.tyrant import (
     RDBMONOULOG,
     RDBXOLCKGLB,
     RDBXOLCKREC,
@@ -118,7 +108,7 @@ from kt_core.tyrant import (
     read_vanish,
     read_vsiz,
 )
-from kt_core.tyrant_repl import (
+from kt_core.codec.tyrant_repl import (
     Change,
     ReplicationGapError,
     ReplicationRefusedError,
@@ -129,6 +119,16 @@ from kt_core.tyrant_repl import (
     read_repl_frames,
     read_repl_open,
 )
+from kt_core.command import Acquire, Call, Items, Read, Send, Steps, SyncRunner, command, iterator_command, unpipelined
+from kt_core.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    KtConnectionError,
+    KtTimeoutError,
+    TokyoTyrantError,
+    TokyoTyrantScriptError,
+)
+from kt_core.io.pooled import parse_server_url
 from kt_serializers import BinarySerializer, NoneSerializer, get_serializer
 
 from .constants import INDEX_KEEP, INDEX_OPTIMIZE, INDEX_TYPES, INDEX_VOID
@@ -1105,7 +1105,7 @@ class TyrantCommands:
                   timeout: float | None = 30.0, check_gap: bool = True, decode: bool = False) -> Any:
         """The server's change stream (its update log, read as a replication slave reads it: ``repl``):
         every change stamped after ``since``, in log order, as typed records of
-        :mod:`kt_core.tyrant_repl` (``SetChange``, ``AppendChange``, ``AddChange``, ``RemoveChange``,
+        :mod:`kt_core.codec.tyrant_repl` (``SetChange``, ``AppendChange``, ``AddChange``, ``RemoveChange``,
         ``ClearChange``, ``MiscChange``, ``OtherChange``; each has ``ts``, ``sid`` and ``ok``; no
         database number and no expiry: Tokyo Tyrant has neither). An iterator on the blocking client,
         an async iterator (``async for``) on the asyncio client. The server needs ``-ulog`` and ``-sid``.
@@ -1129,10 +1129,10 @@ class TyrantCommands:
 
         The stream runs on a connection of its own (not a pooled one), closed when the iteration
         ends, is closed or fails. A server that closes it at once (no update log, ``sid`` its own,
-        ``-mask repl``) raises :class:`~kt_core.tyrant_repl.ReplicationRefusedError`. With
+        ``-mask repl``) raises :class:`~kt_core.codec.tyrant_repl.ReplicationRefusedError`. With
         ``check_gap`` (the default) and ``since`` > 0, a server whose oldest change left is newer than
         ``since`` (update log files were removed) raises
-        :class:`~kt_core.tyrant_repl.ReplicationGapError` rather than silently skipping what was
+        :class:`~kt_core.codec.tyrant_repl.ReplicationGapError` rather than silently skipping what was
         removed. The server does not say which files it removed, so this also fires for a ``since``
         older than its first change ever (a position that is not a change's ``ts``): pass
         ``check_gap=False`` for that. The blocking client checks at the call, the asyncio client when

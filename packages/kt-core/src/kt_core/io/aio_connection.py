@@ -19,10 +19,10 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from ..connection import _check_timeout, _forks
+from ..codec.reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Reader
 from ..errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
-from ..pool import check_pool_options
-from ..reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Reader
+from .connection import _check_timeout, _forks
+from .pool import check_pool_options
 
 __all__ = ["AsyncConnection", "AsyncConnectionPool", "DEFAULT_MAX_CONNECTIONS"]
 
@@ -75,7 +75,7 @@ class AsyncConnection:
         self.reader = Reader(max_response_size)
         self.transport: asyncio.Transport | None = None
         self.pid = os.getpid()
-        #: ``kt_core.connection._forks`` when the socket was opened: the per-request fork check.
+        #: ``kt_core.io.connection._forks`` when the socket was opened: the per-request fork check.
         self._forks = _forks[0]
         self._loop: asyncio.AbstractEventLoop | None = None
         self.last_used = time.monotonic()
@@ -293,7 +293,7 @@ class AsyncConnectionPool:
 
     A task that finds them all in use waits, first come first served, up to ``wait_timeout`` seconds
     (None: forever) for one to come back, then gets :class:`KtTimeoutError`. ``max_idle`` and
-    ``max_idle_time`` are as in the blocking :class:`~kt_core.pool.ConnectionPool`. Closed and
+    ``max_idle_time`` are as in the blocking :class:`~kt_core.io.pool.ConnectionPool`. Closed and
     failed connections are never reused.
     """
 

@@ -14,9 +14,9 @@ from typing import Any, NoReturn, TypeVar
 
 from ..command import Acquire, AsyncRunner, Call, Close, Items, Read, ReadMany, Send, Steps
 from ..errors import KtConnectionError
-from ..pooled import ClientBase
-from ..retry import RetryPolicy, is_idempotent
 from .aio_connection import DEFAULT_MAX_CONNECTIONS, AsyncConnection, AsyncConnectionPool
+from .pooled import ClientBase
+from .retry import RetryPolicy, is_idempotent
 
 __all__ = ["AsyncPooledClient", "refuse_unawaitable"]
 

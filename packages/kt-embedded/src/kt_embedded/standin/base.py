@@ -1,7 +1,7 @@
 """The connection loop shared by the stand-in servers.
 
 A stand-in is a threaded TCP server: one thread per connection reads bytes into a
-:class:`kt_core.reader.Reader`, asks the protocol for the next complete request, and writes the
+:class:`kt_core.codec.reader.Reader`, asks the protocol for the next complete request, and writes the
 reply. The protocol (Kyoto Tycoon or Tokyo Tyrant) supplies only ``parse`` and ``handle``; the
 wire format comes from kt_core's codec, never written twice.
 
@@ -17,8 +17,8 @@ import sys
 import threading
 from typing import Any, Callable, Optional
 
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_core.errors import ProtocolError
-from kt_core.reader import NEED_MORE, Reader
 
 __all__ = ["CLOSE", "CLOSE_IF_IDLE", "Session", "StandinServer", "common_arguments", "DEFAULT_MAX_REQUEST_SIZE"]
 

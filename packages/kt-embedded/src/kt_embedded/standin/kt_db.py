@@ -34,7 +34,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional
 
-from kt_core import kyoto_repl
+from kt_core.codec import kyoto_repl
 
 __all__ = [
     "XTMAX",

@@ -11,7 +11,7 @@ can talk to something that answers exactly like ktserver 0.9.56 for the operatio
 - An update log (``-ulog DIR -sid N [-ulim SIZE]``): files written under DIR as ktserver writes them,
   which ``ulog_list`` lists and ``ulog_remove`` removes (see :class:`~.kt_db.UpdateLog`). With it the
   stand-in is a replication master: it serves the binary replication stream (0xB1, see
-  :mod:`kt_core.kyoto_repl`) from those files as ktserver does, to ``KyotoTycoon.replicate`` and to a
+  :mod:`kt_core.codec.kyoto_repl`) from those files as ktserver does, to ``KyotoTycoon.replicate`` and to a
   real ktserver slave (``-mhost/-mport``).
 - Scripts are a Lua file, as for ktserver (``-scr FILE.lua``: ktserver's Lua API, run in lupa's Lua
   5.1, the ``kt-embedded[lua]`` extra; see :mod:`.kt_lua`), or Python callables registered by name:
@@ -45,9 +45,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Callable, Optional, TextIO, Union
 
-from kt_core import kyoto_binary, kyoto_http, kyoto_repl
+from kt_core.codec import kyoto_binary, kyoto_http, kyoto_repl
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_core.errors import BadRequestError, LogicalInconsistencyError, NotImplementedByServerError, ProtocolError
-from kt_core.reader import NEED_MORE, Reader
 
 from .base import CLOSE, DEFAULT_MAX_REQUEST_SIZE, Session, SlaveThread, StandinServer, common_arguments
 from .kt_db import ULOG_LIMIT, XT_NONE, XTMAX, DBError, KtCursor, KtDatabase, UpdateLog, database_from_spec

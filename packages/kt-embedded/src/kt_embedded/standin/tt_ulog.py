@@ -1,7 +1,7 @@
 """The Tokyo Tyrant stand-in's update log (``-ulog DIR -sid N [-ulim SIZE]``), as ttserver 1.1.41 keeps it.
 
 :class:`UpdateLog` writes the files ``DIR/00000001.ulog``, ``00000002.ulog``... in ttserver's format
-(records as :func:`kt_core.tyrant_repl.encode_ulog_record` makes them, no file head; the next file
+(records as :func:`kt_core.codec.tyrant_repl.encode_ulog_record` makes them, no file head; the next file
 begun once one reaches ``limit`` bytes), so a real ttserver, ``ttulmgr`` or ``restore`` can read
 them, and it continues a directory a ttserver (or the stand-in) wrote before. :class:`UpdateLogReader`
 reads them back as ttserver's replication master does. :class:`LoggedDatabase` wraps a database so
@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from kt_core import tyrant as tt
-from kt_core import tyrant_repl as repl
+from kt_core.codec import tyrant as tt
+from kt_core.codec import tyrant_repl as repl
 from kt_core.errors import ProtocolError
 
 from .tt_db import Database, Result

@@ -8,14 +8,14 @@ do, see :func:`command_mask`), or in-process::
     with TokyoTyrantStandin(port=0, database="x.tct", scripts={"echo": echo}) as server:
         ... server.port ...
 
-The wire format comes from :mod:`kt_core.tyrant` (``parse_request`` and the reply encoders); this
+The wire format comes from :mod:`kt_core.codec.tyrant` (``parse_request`` and the reply encoders); this
 module only decides what each command does and which reply code the real server would send.
 An ext script is a Lua file, run as ttserver runs it by :mod:`kt_embedded.standin.tt_lua` (needs the
 ``kt-embedded[lua]`` extra), or Python callables ``fn(key: bytes, value: bytes, db) -> bytes | None``
 (None is failure; ``db`` is a :class:`ScriptDB`).
 
 With ``-ulog DIR -sid N [-ulim SIZE]`` it keeps an update log as ttserver does, in ttserver's files
-(:mod:`kt_embedded.standin.tt_ulog`), and serves ``repl`` (:mod:`kt_core.tyrant_repl`) from it to
+(:mod:`kt_embedded.standin.tt_ulog`), and serves ``repl`` (:mod:`kt_core.codec.tyrant_repl`) from it to
 ``TokyoTyrant.replicate`` and to a slave, real or stand-in. With ``-mhost H -mport P [-rts FILE]`` it
 is itself a slave of that master, as ttserver's: it applies the master's records (logging them
 under their server id, so two servers can be each other's master) and keeps the newest time stamp
@@ -41,10 +41,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, Optional, Union, cast
 
-from kt_core import tyrant as tt
-from kt_core import tyrant_repl as repl
+from kt_core.codec import tyrant as tt
+from kt_core.codec import tyrant_repl as repl
+from kt_core.codec.reader import NEED_MORE, Reader
 from kt_core.errors import ProtocolError
-from kt_core.reader import NEED_MORE, Reader
 
 from .base import CLOSE, CLOSE_IF_IDLE, Session, SlaveThread, StandinServer, common_arguments
 from .tt_db import Database, open_database, tc_atof, tc_atoi

@@ -107,8 +107,8 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, NamedTuple, Union
 
+from ..errors import InvalidArgumentError, InvalidTypeError, ProtocolError
 from ._scan import REC_KV, TT_CODE, TT_DATA, TT_DOUBLE, TT_I32, TT_KVLIST, TT_LIST, TT_U64, scan_tt, split_records
-from .errors import InvalidArgumentError, InvalidTypeError, ProtocolError
 from .progress import progress
 from .reader import Partial
 
@@ -743,7 +743,7 @@ def read_mget_kv(buf: Buffer, pos: int, end: int, limit: int, expect: Sequence[b
     A complete head goes straight to ``split_records`` (one walk of the records, the key and value
     bytes built by ``struct`` on the C path); an incomplete or oversized head goes through
     ``scan_tt`` and gets its answer and errors. A large frame still arriving is answered with a
-    ``Partial`` (kt_core.progress); ``expect``, the requested keys as ``bytes``, lets it keep none
+    ``Partial`` (kt_core.codec.progress); ``expect``, the requested keys as ``bytes``, lets it keep none
     of the reply's keys while they are the requested ones: the keys list is then ``None``, meaning
     exactly the first ``len(values)`` requested keys.
     """

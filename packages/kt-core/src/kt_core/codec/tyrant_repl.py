@@ -22,7 +22,7 @@ testdata/vectors/tt-repl.json); all numbers big-endian:
   :func:`encode_repl_record`, :func:`encode_repl_nop`.
 
 An update log message is the command as a Tokyo Tyrant request (0xC8, the command byte and its
-operands, see :mod:`kt_core.tyrant`), except that misc leaves out its options field, followed by one
+operands, see :mod:`kt_core.codec.tyrant`), except that misc leaves out its options field, followed by one
 byte: 0 if the command succeeded, 1 if not (ttserver logs failed updates too: a putkeep on an
 existing key, an out of a missing one). The commands logged are put (putnr too), putkeep, putcat,
 putshl, out, addint, adddouble (not with 0), sync, optimize, vanish and misc (every misc function
@@ -44,8 +44,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from ..errors import ProtocolError, TokyoTyrantError
 from . import tyrant as tt
-from .errors import ProtocolError, TokyoTyrantError
 
 __all__ = [
     "CMD_REPL",
@@ -190,7 +190,7 @@ def encode_repl_nop() -> bytes:
 
 
 def encode_log_message(request: bytes, ok: bool) -> bytes:
-    """The message of a logged command other than misc: its request (``kt_core.tyrant.encode_put``...)
+    """The message of a logged command other than misc: its request (``kt_core.codec.tyrant.encode_put``...)
     and the result byte."""
     return request + (b"\x00" if ok else b"\x01")
 

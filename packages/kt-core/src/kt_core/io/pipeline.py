@@ -25,8 +25,8 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .command import Call, Close, ReadMany, Send, command, commands_of
-from .errors import InvalidArgumentError, KtConnectionError, PipelineError, ProtocolError
+from ..command import Call, Close, ReadMany, Send, command, commands_of
+from ..errors import InvalidArgumentError, KtConnectionError, PipelineError, ProtocolError
 
 __all__ = ["CHUNK_BYTES", "AsyncPipeline", "Pipeline", "install_pipeline_commands"]
 

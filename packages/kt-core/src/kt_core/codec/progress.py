@@ -4,7 +4,7 @@ A KT get_bulk or TT mget reply has no total length up front, only a record count
 that waits for the whole frame makes the receive buffer grow to the frame's size (and rescans
 the frame from its start on every receive). Once the whole records of a frame still arriving
 span ``PROGRESS_MIN`` bytes, the reader instead takes them and answers with a
-:class:`~kt_core.reader.Partial`: the buffer drops their bytes and the frame continues from
+:class:`~kt_core.codec.reader.Partial`: the buffer drops their bytes and the frame continues from
 there, so a reply of any size needs a buffer of about one receive.
 """
 

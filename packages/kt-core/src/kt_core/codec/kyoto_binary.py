@@ -57,6 +57,7 @@ from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any, Callable, NamedTuple, Union
 
+from ..errors import InvalidArgumentError, InvalidTypeError, KyotoServerError, ProtocolError
 from ._scan import (
     KTB_ERROR,
     KTB_GET_BULK,
@@ -68,7 +69,6 @@ from ._scan import (
     scan_ktb,
     split_records,
 )
-from .errors import InvalidArgumentError, InvalidTypeError, KyotoServerError, ProtocolError
 from .progress import progress
 from .reader import Partial
 
@@ -370,7 +370,7 @@ def read_get_bulk_kv(buf: Any, pos: int, end: int, limit: int, expect: Sequence[
     A complete head goes straight to ``split_records`` (one walk of the records; on the C path the key
     and value bytes are built by ``struct`` in one call); anything else (incomplete head, 0xBF, bad
     magic, a count over the limit) goes through ``scan_ktb`` and gets its answer and errors. A large
-    frame still arriving is answered with a ``Partial`` (kt_core.progress); ``expect``, the requested
+    frame still arriving is answered with a ``Partial`` (kt_core.codec.progress); ``expect``, the requested
     keys as ``bytes``, lets it keep none of the reply's keys while they are the requested ones: the
     keys list is then ``None``, meaning exactly the first ``len(values)`` requested keys.
     """

@@ -4,7 +4,7 @@ Scanners look at ``buf[pos:end]`` and return either an ``int`` ``need`` > ``end`
 or a tuple whose first item is the position just after the frame. They never copy payload
 bytes, except :func:`decode_tsv`, which has to decode.
 
-Rules shared with the C version (``kt_core._scan_c``), so both raise the same exception class
+Rules shared with the C version (``kt_core.codec._scan_c``), so both raise the same exception class
 for the same input:
 
 - ``0 <= pos <= end <= len(buf)`` and ``limit >= 0``, else ``ValueError`` (a caller bug).
@@ -22,7 +22,7 @@ import binascii
 import struct
 from typing import Union
 
-from .errors import ProtocolError, ResponseTooLargeError
+from ..errors import ProtocolError, ResponseTooLargeError
 
 __all__ = [
     "TT_CODE",

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from .command import Acquire, Call, Close, Items, Read, ReadMany, Send, Steps, SyncRunner
+from ..command import Acquire, Call, Close, Items, Read, ReadMany, Send, Steps, SyncRunner
+from ..errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .connection import Connection
-from .errors import ImproperlyConfigured, InvalidArgumentError, InvalidTypeError
 from .pool import ConnectionPool, ThreadConnections
 from .retry import RetryPolicy, retry_policy
 

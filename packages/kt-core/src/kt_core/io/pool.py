@@ -12,8 +12,8 @@ import time
 import weakref
 from typing import Any
 
+from ..errors import InvalidArgumentError, KtTimeoutError
 from .connection import DEFAULT_MAX_RESPONSE_SIZE, Connection, _check_timeout, _forks
-from .errors import InvalidArgumentError, KtTimeoutError
 
 __all__ = ["ConnectionPool", "ThreadConnections", "check_pool_options"]
 
@@ -236,7 +236,7 @@ class ThreadConnections:
         holder: _Holder | None = getattr(self._local, "holder", None)
         if holder is not None and holder.conn is not None:
             conn = holder.conn
-            # Fork detection by the at-fork counter (kt_core.connection._forks), not getpid(): this
+            # Fork detection by the at-fork counter (kt_core.io.connection._forks), not getpid(): this
             # runs on every request and getpid() is a system call.
             if conn._forks != _forks[0] or conn._pool_epoch is None or conn._pool_epoch[0] != conn.pid:
                 # Inherited across fork(): the parent still uses this socket. Forget it (the

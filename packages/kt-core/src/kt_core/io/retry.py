@@ -3,7 +3,7 @@
 Off by default (``RetryPolicy()`` never retries). ``RetryPolicy(retries=2)`` retries an
 *idempotent* operation up to twice after a :class:`~kt_core.errors.KtConnectionError` (which
 includes timeouts), sleeping ``backoff``, then twice that, and so on up to ``max_backoff`` seconds.
-The failed connection is already closed by :class:`~kt_core.connection.Connection`, so each attempt
+The failed connection is already closed by :class:`~kt_core.io.connection.Connection`, so each attempt
 runs on a fresh one.
 
 Never retried, whatever the policy: operations whose repetition changes the result (``append``,
@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from .errors import InvalidArgumentError, InvalidTypeError, KtConnectionError
+from ..codec.table import CommandSpec
+from ..errors import InvalidArgumentError, InvalidTypeError, KtConnectionError
 
 __all__ = ["RetryPolicy", "NO_RETRY", "NON_IDEMPOTENT", "is_idempotent", "retry_policy"]
 
@@ -37,8 +38,13 @@ NON_IDEMPOTENT = frozenset({
 })
 
 
-def is_idempotent(operation: str) -> bool:
-    """True if repeating ``operation`` after an unknown outcome cannot change the result."""
+def is_idempotent(operation: str | CommandSpec) -> bool:
+    """True if repeating ``operation`` after an unknown outcome cannot change the result.
+
+    ``operation`` is a command-table entry (its ``idempotent`` flag decides) or a client method's name.
+    """
+    if isinstance(operation, CommandSpec):
+        return operation.idempotent
     return operation not in NON_IDEMPOTENT
 
 
@@ -62,7 +68,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         return float(min(self.max_backoff, self.backoff * (2 ** (attempt - 1))))
 
-    def call(self, operation: str, fn: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
+    def call(self, operation: str | CommandSpec, fn: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
         """Run ``fn``; on a connection error retry it if ``operation`` is idempotent and attempts remain."""
         retries = self.retries if is_idempotent(operation) else 0
         attempt = 0

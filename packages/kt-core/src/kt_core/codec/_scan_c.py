@@ -1,4 +1,4 @@
-"""C scanners (``kt_core._ktcodec`` through cffi), the same API and results as ``_scan_pure``.
+"""C scanners (``kt_core.codec._ktcodec`` through cffi), the same API and results as ``_scan_pure``.
 
 The C side owns no Python objects: it reads the caller's buffer in place (``ffi.from_buffer``),
 writes offsets into int64 scratch arrays kept here (grown on demand, never per call), and
@@ -22,6 +22,7 @@ from __future__ import annotations
 from struct import Struct
 from typing import Any
 
+from ..errors import ProtocolError, ResponseTooLargeError
 from . import _scan_pure
 from ._ktcodec import ffi, lib
 from ._scan_pure import (
@@ -44,7 +45,6 @@ from ._scan_pure import (
     TT_U64,
     Buffer,
 )
-from .errors import ProtocolError, ResponseTooLargeError
 
 __all__ = [
     "TT_CODE",
@@ -71,7 +71,8 @@ __all__ = [
 
 _ABI_VERSION = 3
 if lib.kt_codec_abi_version() != _ABI_VERSION:
-    raise ImportError(f"kt_core._ktcodec ABI {lib.kt_codec_abi_version()} != expected {_ABI_VERSION}; rebuild kt-core")
+    raise ImportError(
+        f"kt_core.codec._ktcodec ABI {lib.kt_codec_abi_version()} != expected {_ABI_VERSION}; rebuild kt-core")
 
 _ERRORS: dict[int, tuple[type[ProtocolError], str]] = {
     lib.KT_E_MAGIC: (ProtocolError, "unexpected Kyoto Tycoon binary reply magic"),

@@ -40,7 +40,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from .errors import KyotoServerError, ProtocolError
+from ..errors import KyotoServerError, ProtocolError
 
 __all__ = [
     "MAGIC_NOP",

@@ -46,14 +46,14 @@ from email.utils import formatdate
 from typing import Any, Union
 from urllib.parse import unquote_to_bytes
 
-from ._scan import decode_tsv, scan_http
-from .errors import (
+from ..errors import (
     InvalidArgumentError,
     InvalidTypeError,
     KyotoServerError,
     ProtocolError,
     kyoto_error_for_status,
 )
+from ._scan import decode_tsv, scan_http
 
 __all__ = [
     "SERVER_NAME",

@@ -14,8 +14,8 @@ import socket
 import time
 from typing import Any, Callable
 
-from .errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
-from .reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Partial, Reader
+from ..codec.reader import DEFAULT_MAX_RESPONSE_SIZE, NEED_MORE, Partial, Reader
+from ..errors import InvalidArgumentError, KtConnectionError, KtTimeoutError
 
 __all__ = ["Connection", "DEFAULT_MAX_RESPONSE_SIZE"]
 
@@ -71,7 +71,7 @@ class Connection:
         self._forks = _forks[0]
         self.last_used = time.monotonic()
         self.requests = 0
-        # Pool bookkeeping (see kt_core.pool): which pool epoch counted it, and whether it is idle there.
+        # Pool bookkeeping (see kt_core.io.pool): which pool epoch counted it, and whether it is idle there.
         self._pool_epoch: tuple[int, int] | None = None
         self._pool_idle = False
 
