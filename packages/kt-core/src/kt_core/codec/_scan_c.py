@@ -4,10 +4,10 @@ The C side owns no Python objects: it reads the caller's buffer in place (``ffi.
 writes offsets into int64 scratch arrays kept here (grown on demand, never per call), and
 returns a code that this module turns into a result or an exception.
 
-Tiny frames go to the pure twin. Crossing into C costs about 0.6 µs per call (``from_buffer``,
-the call itself with the GIL released and re-taken, reading the results back, releasing the
-export), while the pure scanner parses a fixed-size header with one ``struct.unpack_from`` in
-about 0.3 µs (measured by benchmarks/codec.py). So frames with no loop to carry (Tokyo Tyrant
+Tiny frames go to the pure twin. Crossing into C (``from_buffer``, the call itself with the GIL
+released and re-taken, reading the results back, releasing the export) costs more than the pure
+scanner's one ``struct.unpack_from`` of a fixed-size header (benchmarks/codec.py measures both). So
+frames with no loop to carry (Tokyo Tyrant
 ``TT_CODE``..``TT_DATA``, whose payload is only located, never walked; Kyoto Tycoon set_bulk and
 remove_bulk replies, 5 bytes) and windows shorter than ``SMALL_FRAME`` bytes (a single 100-byte
 get_bulk record: at most a handful of records to walk) are scanned by ``_scan_pure``. Both
@@ -259,7 +259,7 @@ def _c_split_records(
 ) -> tuple[int, list[bytes], list[bytes], int]:
     """:func:`split_records` in C: the C side walks the records and writes a struct format; CPython's
     ``struct`` then builds every key and value ``bytes`` in one call (no offset list, no per-field
-    slicing in Python: benchmarks/RESULTS.md)."""
+    slicing in Python)."""
     global _last_struct
     stop = _check_split_args(buf, pos, end, layout, count, stop)
     keys: list[bytes] = []
