@@ -1,7 +1,7 @@
 """kt benchmark suite: our clients against fresh servers, with the servers' own C++ clients as reference.
 
     python benchmarks/run.py [--quick] [--only kt|tt] [--rounds N] [--impl c,python] [--standin] [--json FILE]
-                             [--kt096 PYTHON]
+                             [--kt096 PYTHON] [--baseline PYTHON]
 
 Starts the real ``ktserver``/``ttserver`` when installed (otherwise the stand-ins) and says which;
 runs ``ktremotetest``/``tcrmttest`` on the same servers when installed. Rounds are interleaved
@@ -9,7 +9,10 @@ runs ``ktremotetest``/``tcrmttest`` on the same servers when installed. Rounds a
 table reports medians. Each codec implementation runs in a worker subprocess of its own
 (``KT_PUREPYTHON=1`` for the pure one), so both are measured honestly. With ``--kt096 PYTHON`` (or
 ``KT096_PYTHON``: a Python with kt 0.9.6 installed), the rows marked for it also run kt 0.9.6's
-clients in the same rounds, and a second table compares them. See benchmarks/README.md.
+clients in the same rounds, and a second table compares them. With ``--baseline PYTHON`` (a Python with
+another checkout of kt installed, say the commit before a change), that checkout's C codec runs every row
+in the same rounds as a column ``before``, and a last table gives ours / before: a before-and-after
+comparison measured in one run. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -132,17 +135,20 @@ class Worker:
         cwd = None
         if impl == "python":
             env["KT_PUREPYTHON"] = "1"
-        elif impl == "kt096":
-            env["KT_BENCH_CLIENT"] = "kt096"
+        elif impl in ("kt096", "before"):
+            if impl == "kt096":
+                env["KT_BENCH_CLIENT"] = "kt096"
+            else:
+                env["KT_REQUIRE_C"] = "1"
             env.pop("PYTHONPATH", None)
-            cwd = tempfile.gettempdir()  # nothing of ours on its path
+            cwd = tempfile.gettempdir()  # nothing of this checkout on its path
         else:
             env["KT_REQUIRE_C"] = "1"
         self.impl = impl
         self.proc = subprocess.Popen([python, str(HERE / "_worker.py"), json.dumps(spec)], cwd=cwd,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         hello = json.loads(self._readline())
-        if hello["implementation"] != impl:
+        if hello["implementation"] != ("c" if impl == "before" else impl):
             raise RuntimeError(f"worker for {impl} runs {hello['implementation']}")
 
     def _readline(self) -> str:
@@ -266,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the raw figures to this file")
     ap.add_argument("--kt096", default=os.environ.get("KT096_PYTHON"),
                     help="a Python with kt 0.9.6 installed: its clients run the rows compared with it")
+    ap.add_argument("--baseline", help="a Python with another checkout of kt installed: its C codec runs every row "
+                                       "as the column 'before', and a table gives ours / before")
     args = ap.parse_args(argv)
 
     from kt_embedded import STANDIN, EmbeddedServer, EmbeddedTokyoTyrantServer
@@ -273,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (3 if args.quick else 5)
     shrink = 4 if args.quick else 1
     impls = [i.strip() for i in args.impl.split(",") if i.strip()]
+    if args.baseline:
+        impls.append("before")
     do_kt = args.only in (None, "kt")
     do_tt = args.only in (None, "tt")
     host = "127.0.0.1"
@@ -323,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  native reference: {', '.join(sorted(natives)) or 'none installed'}", flush=True)
 
     # slot: each worker keeps its native-format keys (bare numbers) apart from the other's
-    workers = {impl: Worker(impl, {**spec, "slot": i}) for i, impl in enumerate(impls)}
+    workers = {impl: Worker(impl, {**spec, "slot": i}, python=args.baseline if impl == "before" else sys.executable)
+               for i, impl in enumerate(impls)}
     if args.kt096:
         workers["kt096"] = Worker("kt096", {**spec, "slot": len(impls)}, python=args.kt096)
     extras: dict[str, Any] = {}
@@ -374,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, impls, native_figures, natives)
     if "kt096" in workers:
         print_kt096_table(rows, impls)
+    if "before" in workers:
+        print_baseline_table(rows, [i for i in impls if i != "before"])
     for g, err in native_errors.items():
         print(f"  native {g} failed: {err}")
     if "round_trips" in extras:
@@ -412,6 +425,20 @@ MEMORY_CASES = (
     ("kt_bytes", "KT get_bulk_raw, bytes keys in (every key decoded to a new str)"),
     ("tt_str", "TT get_bulk_raw (mget), str keys in"),
 )
+
+
+def print_baseline_table(rows: list[Row], impls: list[str]) -> None:
+    """This checkout beside the baseline checkout (--baseline), medians of the same rounds."""
+    print("\nAgainst the baseline checkout (its C codec; same servers, same rounds, medians):")
+    print(f"  {'operation':48} {'unit':8} {'before':>12} " + " ".join(f"{'ours ' + i:>12}" for i in impls)
+          + " " + " ".join(f"{i + ' / before':>14}" for i in impls))
+    for row in rows:
+        if not row.ours.get("before"):
+            continue
+        before = statistics.median(row.ours["before"])
+        med = {i: statistics.median(row.ours[i]) for i in impls if row.ours.get(i)}
+        print(f"  {row.label:48} {row.unit:8} {_fmt(before):>12} " + " ".join(f"{_fmt(med.get(i)):>12}" for i in impls)
+              + " " + " ".join(f"{med[i] / before:>14.2f}" if i in med and before else f"{'-':>14}" for i in impls))
 
 
 def print_kt096_table(rows: list[Row], impls: list[str]) -> None:
