@@ -326,7 +326,7 @@ def _frame_bytes(buf: Any, pos: int, next_pos: int) -> tuple[bytes, int]:
     """The frame as ``bytes`` and the offset to subtract from the scanner's positions.
 
     One copy of the frame, then a bytes slice per field, costs less than ``bytes(view[a:b])`` per
-    field (38 -> 16 µs per 100 records, benchmarks/RESULTS.md).
+    field: slicing ``bytes`` makes one object, slicing a view makes two.
     """
     if type(buf) is bytes:
         return buf, 0
@@ -398,7 +398,7 @@ def read_get_one(buf: Any, pos: int, end: int, limit: int) -> ReadResult:
     or an error instance on 0xBF. A reply of more than one record is a ``ProtocolError``.
 
     The common complete frames (one hit, or none) are read with one ``unpack_from`` and no lists
-    (the client's ``get``: about 1.4 µs less than :func:`read_get_bulk`, benchmarks/RESULTS.md);
+    (the client's ``get``, which then skips building the record lists of :func:`read_get_bulk`);
     anything else (incomplete, 0xBF, bad bytes, a limit too small) goes through the scanner and
     gets its answers and errors.
     """
