@@ -138,7 +138,7 @@ def test_error_is_none_on_memory_db(tt_client: TokyoTyrant) -> None:
 
 
 def test_error_on_file_db(tt_btree_client: TokyoTyrant) -> None:
-    # ttserver keeps the last error per worker thread (see test_audit.test_error_types): shape only.
+    # ttserver keeps the last error per worker thread (see test_client_spec.test_error_types): shape only.
     assert tt_btree_client.exists("absent") is False
     code, message = tt_btree_client.error  # type: ignore[misc]
     assert (code, message) in {(0, "success"), (21, "existing record"), (22, "no record found")}

@@ -1,4 +1,4 @@
-"""The performance shortcuts (issue 10) give exactly what the general paths give."""
+"""The codec's shortcuts for common shapes give exactly what the general paths give."""
 
 from __future__ import annotations
 
